@@ -1,0 +1,1 @@
+"""The outside world: persistence, Kafka, Redis, telemetry, providers."""

@@ -1,0 +1,309 @@
+"""AutoGPT's SendWebRequestBlock, with a guard on where requests may go.
+
+The block sends one HTTP request and sorts the answer by status class
+('response' for 2xx, 'client_error' for 4xx, 'server_error' otherwise), as
+AutoGPT does. Where requests may go is the ``HttpPolicy`` the block is built
+with: by default (``allow_private_networks=False``) a URL whose host resolves
+to a loopback, private, link-local, shared, multicast or otherwise
+non-public address is refused, every redirect hop is checked the same way,
+and the connection goes to the address that was checked (the hostname is not
+resolved a second time), so DNS rebinding cannot slip past the check. This
+is AutoGPT's SSRF guard. Proxy settings from the environment are ignored for
+the same reason.
+
+File uploads: ``files`` accepts ``data:`` URIs (base64 or percent-encoded)
+only; AutoGPT also takes URLs and workspace paths, which need a media store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import ipaddress
+import json
+import mimetypes
+import socket
+import ssl
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, cast
+from urllib.parse import unquote_to_bytes
+
+import httpx
+from pydantic import WithJsonSchema
+
+from domain.blocks.base import (
+    Block,
+    BlockCategory,
+    BlockOutput,
+    BlockSchema,
+    BlockSchemaInput,
+    RunContext,
+    SchemaField,
+)
+from domain.blocks.io import FormattedStringType
+
+_MAX_JSON_BODY_CHARS = 10_000_000
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    # Building the default context loads the CA bundle (~40 ms); share one.
+    return httpx.create_ssl_context()
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Where SendWebRequest may send requests, and how long it waits.
+
+    ``allow_private_networks=True`` lifts the SSRF guard (tests against a
+    local server, trusted single-user installs).
+    """
+
+    allow_private_networks: bool = False
+    timeout_seconds: float = 300.0
+    max_redirects: int = 10
+
+
+class RequestRefusedError(ValueError):
+    """The policy forbids this request (scheme, host or address)."""
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for a globally routable unicast address, the only kind the guard lets through."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def resolve_checked(url: httpx.URL, policy: HttpPolicy) -> str | None:
+    """Check ``url`` against the policy; return the address to connect to.
+
+    None means "connect by name" (the guard is off). Raises
+    ``RequestRefusedError`` for a refused URL and ``OSError`` when the host
+    does not resolve.
+    """
+    if url.scheme not in ("http", "https"):
+        raise RequestRefusedError(f"Only http and https URLs are allowed, not {url.scheme or 'no scheme'!r}.")
+    if not url.raw_host:
+        raise RequestRefusedError(f"The URL {url} has no host.")
+    if policy.allow_private_networks:
+        return None
+    host = url.raw_host.decode("ascii")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise OSError(f"{host} did not resolve to any address")
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if not is_public_address(address):
+            raise RequestRefusedError(
+                f"Access to {host} is not allowed: it resolves to {address}, a private, loopback, "
+                "link-local or otherwise non-public address."
+            )
+    return addresses[0]
+
+
+class HttpMethod(enum.Enum):
+    """The HTTP methods SendWebRequest offers."""
+
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+    PATCH = "PATCH"
+    OPTIONS = "OPTIONS"
+    HEAD = "HEAD"
+
+
+class MediaFileType(FormattedStringType):
+    """A file reference (URL, path or data URI); JSON Schema ``format: file``."""
+
+    string_format = "file"
+
+
+# The body is ``dict | None`` in the schema, as in AutoGPT, but the block also
+# takes text (JSON text is parsed, other text is sent as is), so any value passes.
+_Body = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]}),
+]
+
+
+class SendWebRequestBlock(Block):
+    """Sends one HTTP request and sorts the answer by status class."""
+
+    id = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
+    description = "Make an HTTP request (JSON / form / multipart)."
+    categories = frozenset({BlockCategory.OUTPUT})
+
+    class Input(BlockSchemaInput):
+        url: str = SchemaField(
+            description="The URL to send the request to",
+            placeholder="https://api.example.com",
+        )
+        method: HttpMethod = SchemaField(
+            HttpMethod.POST,
+            description="The HTTP method to use for the request",
+        )
+        headers: dict[str, str] = SchemaField(
+            default_factory=dict,
+            description="The headers to include in the request",
+        )
+        json_format: bool = SchemaField(
+            True,
+            title="JSON format",
+            description="If true, send the body as JSON (unless files are also present).",
+        )
+        body: _Body = SchemaField(
+            None,
+            description=("Form/JSON body payload. If files are supplied, this must be a mapping of form‑fields."),
+        )
+        files_name: str = SchemaField(
+            "file",
+            description="The name of the file field in the form data.",
+        )
+        files: list[MediaFileType] = SchemaField(
+            default_factory=list,
+            description="Mapping of *form field name* → Image url / path / base64 url.",
+        )
+
+    class Output(BlockSchema):
+        response: object = SchemaField(description="The response from the server")
+        client_error: object = SchemaField(description="Errors on 4xx status codes")
+        server_error: object = SchemaField(description="Errors on 5xx status codes")
+        error: str = SchemaField(description="Errors for all other exceptions")
+
+    def __init__(self, policy: HttpPolicy) -> None:
+        self.policy = policy
+
+    async def run(self, input_data: Any, context: RunContext) -> BlockOutput:
+        data = cast(SendWebRequestBlock.Input, input_data)
+        body = data.body
+        json_format = data.json_format
+        if isinstance(body, str):
+            try:
+                if len(body) > _MAX_JSON_BODY_CHARS:
+                    raise ValueError("JSON body too large")
+                body = json.loads(body)
+            except ValueError:
+                json_format = False  # not JSON: send the text as it is
+
+        if data.files and json_format:
+            raise ValueError(
+                "json_format=True cannot be combined with file uploads; set json_format=False and put "
+                "form fields in `body`."
+            )
+        content: dict[str, Any] = {}
+        if data.files:
+            if body is not None and not isinstance(body, dict):
+                raise ValueError("With files, `body` must be a mapping of form fields.")
+            content["files"] = [_file_part(data.files_name, f, i) for i, f in enumerate(data.files, 1)]
+            if body:
+                content["data"] = body
+        elif body is None:
+            pass
+        elif json_format:
+            content["json"] = body
+        elif isinstance(body, dict):
+            content["data"] = body
+        elif isinstance(body, str):
+            content["content"] = body
+        else:
+            content["content"] = json.dumps(body)
+
+        try:
+            response = await self._send(data.method.value, data.url, data.headers, content)
+        except RequestRefusedError as exc:
+            yield "error", str(exc)
+            return
+        except httpx.TimeoutException:
+            yield "error", f"Request to {data.url} timed out after {self.policy.timeout_seconds:g} s."
+            return
+        except (httpx.HTTPError, OSError) as exc:
+            yield "error", f"Request to {data.url} failed: {str(exc) or type(exc).__name__}"
+            return
+
+        if response.headers.get("content-type", "").startswith("application/json"):
+            if response.status_code == 204:
+                result: Any = None
+            else:
+                try:
+                    result = response.json()
+                except ValueError:  # says JSON, is not: hand over the text
+                    result = response.text
+        else:
+            result = response.text
+
+        if 200 <= response.status_code < 300:
+            yield "response", result
+        elif 400 <= response.status_code < 500:
+            yield "client_error", result
+        else:
+            yield "server_error", result
+
+    async def _send(
+        self, method: str, raw_url: str, headers: dict[str, str], content: dict[str, Any]
+    ) -> httpx.Response:
+        """Send the request, following redirects and checking every hop against the policy."""
+        url = httpx.URL(raw_url)
+        headers = dict(headers)
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(self.policy.timeout_seconds),
+            follow_redirects=False,
+            trust_env=False,
+            verify=_ssl_context(),
+        ) as client:
+            for _ in range(self.policy.max_redirects + 1):
+                address = await resolve_checked(url, self.policy)
+                target, extensions = url, {}
+                send_headers = dict(headers)
+                if address is not None:
+                    # Connect to the address just checked; name the host for HTTP and TLS.
+                    target = url.copy_with(host=address)
+                    if not any(name.lower() == "host" for name in send_headers):
+                        send_headers["Host"] = url.netloc.decode("ascii")
+                    if url.scheme == "https":
+                        extensions["sni_hostname"] = url.raw_host.decode("ascii")
+                request = client.build_request(method, target, headers=send_headers, extensions=extensions, **content)
+                response = await client.send(request)
+                location = response.headers.get("location")
+                if response.status_code not in _REDIRECT_STATUSES or not location:
+                    return response
+                next_url = url.join(location)
+                becomes_get = (response.status_code == 303 and method != "HEAD") or (
+                    response.status_code in (301, 302) and method == "POST"
+                )
+                if becomes_get:  # as browsers do; the body is dropped
+                    method, content = "GET", {}
+                    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+                if next_url.scheme != url.scheme or next_url.raw_host != url.raw_host or next_url.port != url.port:
+                    # Never carry credentials to another origin.
+                    headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+                url = next_url
+        raise RequestRefusedError(f"Too many redirects (more than {self.policy.max_redirects}).")
+
+
+def _file_part(field_name: str, reference: str, number: int) -> tuple[str, tuple[str, bytes, str]]:
+    """One multipart file from a ``data:`` URI."""
+    if not reference.startswith("data:"):
+        raise ValueError(
+            f"Only data: URIs can be uploaded (got {reference[:60]!r}); URLs and workspace paths are not supported yet."
+        )
+    header, sep, payload = reference[5:].partition(",")
+    if not sep:
+        raise ValueError("Malformed data: URI (no comma).")
+    params = header.split(";")
+    mime = params[0] or "text/plain"
+    is_base64 = "base64" in params[1:]
+    raw = base64.b64decode(payload, validate=False) if is_base64 else unquote_to_bytes(payload)
+    extension = mimetypes.guess_extension(mime) or ""
+    return field_name, (f"file{number}{extension}", raw, mime)
+
+
+def http_blocks(policy: HttpPolicy) -> list[Block]:
+    """The HTTP blocks, sending requests only where ``policy`` allows."""
+    return [SendWebRequestBlock(policy)]

@@ -1,0 +1,129 @@
+"""Feeds the executor from the executions topic (distributed mode).
+
+The executors form one consumer group on ``<prefix>.executions``; owning a
+partition means running the executions keyed to it. On assignment an
+executor resumes every unfinished run of its new partitions from the run's
+events (the previous owner may have died mid-run); on revocation it lets go
+of those runs so the new owner can take them. Queued runs and stop requests
+(keyed by their run) arrive as records. Duplicated or late deliveries are
+harmless: the executor claims a run once, and the run aggregate's optimistic
+concurrency stops a second executor from writing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+from uuid import UUID
+
+from kafka import KafkaConsumer, OffsetAndMetadata
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+from adapters.execution_feed import open_runs
+from adapters.kafka_topics import partition_for, topic_for
+from application.executions import ExecutionsApplication
+from application.executor import Executor
+
+log = logging.getLogger(__name__)
+
+
+class KafkaExecutionFeed:
+    """Kafka consumer (in a thread) driving an ``Executor`` (in its asyncio loop)."""
+
+    def __init__(
+        self,
+        app: ExecutionsApplication,
+        executor: Executor,
+        bootstrap: str,
+        prefix: str,
+        partitions: int,
+        *,
+        consumer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self._app = app
+        self._executor = executor
+        self._topic = topic_for(prefix, "executions")
+        self._partitions = partitions
+        self._config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "group_id": f"{prefix}.executor",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            # topics are made by `agentgraph db init` / the relay with the configured partition count
+            "allow_auto_create_topics": False,
+            **(consumer_config or {}),
+        }
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.owned: set[int] = set()
+
+    async def start(self) -> None:
+        """Start consuming (call from the executor's loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="executor-feed", daemon=True)
+        self._thread.start()
+
+    async def close(self) -> None:
+        """Stop consuming; the group hands the partitions to other executors."""
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 15)
+
+    # -- in the consumer thread ------------------------------------------
+
+    def _call(self, method: Any, *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(method, *args)
+
+    def _assigned(self, assigned: Any) -> None:
+        new = {tp.partition for tp in assigned} - self.owned
+        self.owned |= new
+        if not new:
+            return
+        runs, _ = open_runs(self._app)
+        resumed = [run for run in runs if partition_for(str(run), self._partitions) in new]
+        log.info("executor owns partitions %s: resuming %d unfinished run(s)", sorted(new), len(resumed))
+        for execution_id in resumed:
+            self._call(self._executor.submit, execution_id)
+
+    def _revoked(self, revoked: Any) -> None:
+        lost = {tp.partition for tp in revoked}
+        self.owned -= lost
+        if lost:
+            self._call(
+                self._executor.release, lambda execution_id: partition_for(str(execution_id), self._partitions) in lost
+            )
+
+    def _run(self) -> None:
+        feed = self
+
+        class Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                feed._revoked(revoked)
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                feed._assigned(assigned)
+
+        consumer = KafkaConsumer(**self._config)
+        consumer.subscribe([self._topic], listener=Listener())
+        try:
+            while not self._stop.is_set():
+                polled = consumer.poll(timeout_ms=200, max_records=500)
+                offsets = {}
+                for tp, records in polled.items():
+                    for record in records:
+                        envelope = json.loads(record.value)
+                        if envelope["type"] == "GraphExecution.Queued":
+                            self._call(self._executor.submit, UUID(envelope["aggregate_id"]))
+                        elif envelope["type"] == "ExecutionStopRequest.Requested":
+                            data = envelope["data"]
+                            self._call(self._executor.stop_requested, UUID(data["execution_id"]), data["requested_by"])
+                    offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, None, -1)
+                if offsets:
+                    consumer.commit(offsets)
+        finally:
+            consumer.close()

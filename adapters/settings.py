@@ -1,0 +1,41 @@
+"""Configuration: environment variables only (12-factor), read in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform; unset means the embedded default.
+
+    See the README's configuration table for what each variable does.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path(".agentgraph"), alias="AGENTGRAPH_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="AGENTGRAPH_DATABASE_URL")
+    kafka_bootstrap: str | None = Field(default=None, alias="AGENTGRAPH_KAFKA_BOOTSTRAP")
+    kafka_topic_prefix: str = Field(default="agentgraph", alias="AGENTGRAPH_KAFKA_TOPIC_PREFIX")
+    kafka_partitions: int = Field(default=6, ge=1, alias="AGENTGRAPH_KAFKA_PARTITIONS")
+    redis_url: str | None = Field(default=None, alias="AGENTGRAPH_REDIS_URL")
+    encryption_key: str | None = Field(default=None, alias="AGENTGRAPH_ENCRYPTION_KEY")
+    jwt_verify_key: str | None = Field(default=None, alias="JWT_VERIFY_KEY")
+    jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
+    host: str = Field(default="127.0.0.1", alias="AGENTGRAPH_HOST")
+    port: int = Field(default=8000, alias="AGENTGRAPH_PORT")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, alias="AGENTGRAPH_MAX_BODY_BYTES")
+    max_running_per_user: int = Field(default=25, ge=1, alias="AGENTGRAPH_MAX_RUNNING_PER_USER")
+    node_timeout_seconds: float = Field(default=600.0, gt=0, alias="AGENTGRAPH_NODE_TIMEOUT_SECONDS")
+    llm_base_url: str = Field(default="https://api.openai.com/v1", alias="AGENTGRAPH_LLM_BASE_URL")
+    llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
+    consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")
+    http_allow_private_networks: bool = Field(default=False, alias="AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS")
+
+    @property
+    def embedded(self) -> bool:
+        """True when no PostgreSQL is configured: SQLite files in the data folder."""
+        return not self.database_url

@@ -1,0 +1,1 @@
+"""Thin entrypoints: the FastAPI apps, auth, the CLI and the composition root."""

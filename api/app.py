@@ -1,0 +1,94 @@
+"""The FastAPI application: routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from api.composition import Container, ExecutorService, ProjectionService, RelayService, build_container
+from api.errors import install_error_handlers
+from api.json_response import SafeJSONResponse
+from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from api.routers import admin, blocks, executions, graphs, health
+from domain.agent_format import GraphPayload
+
+
+def create_app(
+    container: Container | None = None,
+    *,
+    run_executor: bool = False,
+    run_projector: bool = False,
+    run_relay: bool = False,
+) -> FastAPI:
+    """Build the API around ``container`` (built from the environment if None).
+
+    With ``run_executor`` / ``run_projector`` the executor and the projection
+    runner run inside the API's event loop (the one-process platform). A container passed in is owned by the
+    caller; one built here is closed when the app shuts down.
+    """
+    owned = container is None
+    the_container = container or build_container()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        relay = RelayService(the_container) if run_relay else None
+        projector = ProjectionService(the_container) if run_projector else None
+        if relay is not None:
+            await relay.start()
+        service = ExecutorService(the_container) if run_executor else None
+        if projector is not None:
+            await projector.start()
+        if service is not None:
+            await service.start()
+        app.state.executor = service.executor if service else None
+        app.state.projector = projector.runner if projector else None
+        try:
+            yield
+        finally:
+            if service is not None:
+                await service.stop()
+            if projector is not None:
+                await projector.stop()
+            if relay is not None:
+                await relay.stop()
+            if owned:
+                the_container.close()
+
+    app = FastAPI(
+        title="agentgraph",
+        version="0.1.0",
+        description="Event-sourced backend for AutoGPT-style agent graphs.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.container = the_container
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(blocks.router)
+    app.include_router(graphs.commands)
+    app.include_router(graphs.queries)
+    app.include_router(executions.commands)
+    app.include_router(executions.queries)
+    app.include_router(admin.router)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            # Bodies parsed by hand (to accept both AutoGPT shapes) still get their models documented.
+            _, defs = models_json_schema(
+                [(graphs.CreateGraphRequest, "validation"), (GraphPayload, "validation")],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,125 @@
+"""Bearer-token auth, compatible with AutoGPT's autogpt_libs.
+
+``Authorization: Bearer <JWT>`` verified with ``JWT_VERIFY_KEY`` and
+``JWT_ALGORITHM``, audience ``authenticated``; the user comes from ``sub``,
+``email`` and ``role``. Every failure is a 401 with a message saying which;
+a non-admin on an admin route gets 403.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from adapters.jwt_keys import JWTConfig
+
+AUDIENCE = "authenticated"
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT with audience 'authenticated'")
+
+
+@dataclass(frozen=True)
+class User:
+    """The authenticated caller."""
+
+    user_id: str
+    email: str | None
+    role: str
+    name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the ``admin`` role."""
+        return self.role == "admin"
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=message,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def decode_token(token: str, config: JWTConfig) -> dict[str, Any]:
+    """Verify a token's signature, expiry and audience; return its claims."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            config.verify_key,
+            algorithms=[config.algorithm],
+            audience=AUDIENCE,
+            options={"require": ["sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("Token has expired") from None
+    except jwt.InvalidAudienceError:
+        raise _unauthorized("Invalid token audience") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise _unauthorized(f"Token is missing the '{exc.claim}' claim") from None
+    except jwt.InvalidSignatureError:
+        raise _unauthorized("Invalid token signature") from None
+    except jwt.PyJWTError as exc:
+        raise _unauthorized(f"Invalid token: {exc}") from None
+    return payload
+
+
+def mint_token(
+    config: JWTConfig,
+    user_id: str,
+    *,
+    email: str | None = None,
+    role: str = "user",
+    ttl_seconds: int = 24 * 3600,
+) -> str:
+    """A signed token the server accepts (HMAC keys only; used by dev-token and tests)."""
+    if not config.can_sign:
+        raise ValueError(f"cannot mint tokens with a {config.algorithm} verification key")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "aud": AUDIENCE,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if email:
+        claims["email"] = email
+    return jwt.encode(claims, config.verify_key, algorithm=config.algorithm)
+
+
+def get_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The caller, from the bearer token; 401 when it is missing or bad."""
+    if credentials is None:
+        header = request.headers.get("authorization")
+        raise _unauthorized(
+            "Authorization header is missing" if not header else "Authorization header must be 'Bearer <token>'"
+        )
+    config: JWTConfig = request.app.state.container.jwt
+    claims = decode_token(credentials.credentials, config)
+    metadata = claims.get("user_metadata")
+    return User(
+        user_id=str(claims["sub"]),
+        email=claims.get("email"),
+        role=str(claims.get("role") or "user"),
+        name=metadata.get("name") if isinstance(metadata, dict) else None,
+    )
+
+
+def require_admin(user: Annotated[User, Depends(get_user)]) -> User:
+    """The caller, who must be an admin; 403 otherwise."""
+    if not user.is_admin:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Admin access required")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_user)]
+AdminUser = Annotated[User, Depends(require_admin)]

@@ -1,0 +1,119 @@
+"""Read-your-writes: consistency tokens between commands and queries.
+
+Every command response carries a token naming the log position(s) it
+produced: header ``X-Consistency-Token`` and body field
+``consistency_token``, e.g. ``graphs:42`` or ``graphs:42;executions:7``;
+with Kafka the partition the write went to is named too (``graphs:42:3``). A
+query that sends it back (same header, or ``?consistency_token=``) waits
+until the read model it reads has applied those positions, at most
+``AGENTGRAPH_CONSISTENCY_WAIT_SECONDS`` (5 s); then it answers with what it
+has and the header ``X-Consistency-Stale: true``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Query, Request, Response
+
+from adapters.kafka_topics import partition_for
+from api.composition import Container, ContainerDep
+
+TOKEN_HEADER = "X-Consistency-Token"
+STALE_HEADER = "X-Consistency-Stale"
+
+
+Positions = dict[str, tuple[int, int | None]]
+"""context -> (log position, Kafka partition or None)."""
+
+
+def encode_token(positions: Positions) -> str:
+    """``{"graphs": (42, None)}`` -> ``"graphs:42"``; with a partition ``"graphs:42:3"``."""
+    parts = []
+    for context, (position, partition) in sorted(positions.items()):
+        parts.append(f"{context}:{position}" + (f":{partition}" if partition is not None else ""))
+    return ";".join(parts)
+
+
+def decode_token(token: str) -> Positions:
+    """The positions a token names; 400 for a malformed token."""
+    positions: Positions = {}
+    try:
+        for part in filter(None, token.split(";")):
+            fields = part.split(":")
+            if len(fields) not in (2, 3):
+                raise ValueError(part)
+            partition = int(fields[2]) if len(fields) == 3 else None
+            positions[fields[0].strip()] = (int(fields[1]), partition)
+    except ValueError:
+        raise HTTPException(
+            status_code=400, detail=f"Malformed consistency token {token!r}: expected 'context:position[;...]'"
+        ) from None
+    return positions
+
+
+def merge_tokens(known: Positions, token: str) -> Positions:
+    """The newer of each context's positions (what a session-consistent client keeps)."""
+    merged = dict(known)
+    for context, (position, partition) in decode_token(token).items():
+        if context not in merged or merged[context][0] < position:
+            merged[context] = (position, partition)
+    return merged
+
+
+def token_for(container: Container, context: str, aggregate_id: str) -> str | None:
+    """The token for what the current thread's last command on ``context`` wrote."""
+    app = container.graphs if context == "graphs" else container.executions
+    position = app.last_position()
+    if position is None:
+        return None
+    settings = container.settings
+    partition = partition_for(aggregate_id, settings.kafka_partitions) if settings.kafka_bootstrap else None
+    return encode_token({context: (position, partition)})
+
+
+def with_token(response: Response, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """Put the token in the response header and the body."""
+    if token is not None:
+        response.headers[TOKEN_HEADER] = token
+    return {**body, "consistency_token": token}
+
+
+def wait_for(container: Container, projection: str, positions: Positions, timeout: float) -> bool:
+    """Poll the read store until ``projection`` applied ``positions``; False on timeout."""
+    deadline = time.monotonic() + timeout
+    store = container.read_store
+    while True:
+        if all(store.has_applied(projection, c, pos, part) for c, (pos, part) in positions.items()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+
+
+def consistent(projection: str, contexts: frozenset[str]) -> Callable[..., None]:
+    """A dependency: honour a client's consistency token before reading ``projection``."""
+
+    def dependency(
+        request: Request,
+        response: Response,
+        container: ContainerDep,
+        token_header: Annotated[str | None, Header(alias=TOKEN_HEADER)] = None,
+        consistency_token: Annotated[
+            str | None, Query(description="A token from a command response: wait until it is visible")
+        ] = None,
+    ) -> None:
+        token = consistency_token or token_header
+        if not token:
+            return
+        positions = {c: p for c, p in decode_token(token).items() if c in contexts}
+        if positions and not wait_for(container, projection, positions, container.settings.consistency_wait_seconds):
+            response.headers[STALE_HEADER] = "true"
+
+    return dependency
+
+
+GraphsConsistent = Depends(consistent("graphs", frozenset({"graphs"})))
+RunsConsistent = Depends(consistent("executions", frozenset({"executions"})))

@@ -1,0 +1,1 @@
+"""One router per resource; commands and queries on separate routers."""

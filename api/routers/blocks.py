@@ -1,0 +1,48 @@
+"""``/api/blocks``: the block library, and running one block on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException
+from fastapi.encoders import jsonable_encoder
+
+from api.auth import CurrentUser
+from api.composition import ContainerDep
+from api.json_response import SafeJSONResponse, finite_json
+from domain.blocks.base import RunContext
+
+router = APIRouter(prefix="/api/blocks", tags=["blocks"])
+
+
+@router.get("", summary="List every block with its JSON Schemas")
+def list_blocks(_: CurrentUser, container: ContainerDep) -> list[dict[str, Any]]:
+    """Every block: id, name, description, categories, inputSchema, outputSchema,
+    staticOutput, uiType/blockType (AutoGPT's BlockInfo)."""
+    return [block.info() for block in container.blocks.all() if not block.disabled]
+
+
+@router.post(
+    "/{block_id}/execute",
+    summary="Run one block on an input dict",
+    response_model=dict[str, list[Any]],
+)
+async def execute_block(
+    block_id: str,
+    user: CurrentUser,
+    container: ContainerDep,
+    data: dict[str, Any] = Body(..., examples=[{"a": 8, "b": 34, "operation": "Add"}]),
+) -> SafeJSONResponse:
+    """Run the block once on ``data`` and return ``{pin: [values]}``.
+
+    An unknown block is 404; invalid input or a failing block is 400 with the
+    block's message.
+    """
+    block = container.blocks.get(block_id)
+    if block is None or block.disabled:
+        raise HTTPException(status_code=404, detail=f"Block {block_id} not found")
+    outputs: dict[str, list[Any]] = {}
+    async for pin, value in block.execute(data, RunContext(user_id=user.user_id)):
+        outputs.setdefault(pin, []).append(value)
+    # returned as a response so non-finite numbers keep their names (see json_response)
+    return SafeJSONResponse(jsonable_encoder(finite_json(outputs)))

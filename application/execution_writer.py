@@ -1,0 +1,210 @@
+"""Group commit for execution events.
+
+The executor changes many runs at once; writing one transaction per event
+would make the database the bottleneck. The writer instead collects the
+pending events of every changed run and writes them together: while one
+batch is being written, the next one accumulates. A batch is one
+transaction (several events, several runs).
+
+Optimistic concurrency still holds per run: if a batch fails because some
+run moved on elsewhere (a stop request from the API, or another executor
+took the run over), the batch is retried run by run so the others still
+land, and the conflicting runs are reported to the executor, which reloads
+them and decides again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from application.executions import ExecutionsApplication
+from domain.execution import GraphExecution
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WriterStats:
+    """What the writer did so far."""
+
+    batches: int = 0
+    events: int = 0
+    conflicts: int = 0
+    failures: int = 0
+    largest_batch: int = 0
+    write_seconds: float = 0.0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class GroupCommitWriter:
+    """Writes the pending events of changed runs in batched transactions.
+
+    ``one_event_per_transaction`` turns group commit off (each event its own
+    transaction); it exists so benchmarks can measure the baseline.
+    """
+
+    def __init__(
+        self,
+        app: ExecutionsApplication,
+        on_conflict: Callable[[UUID], None],
+        *,
+        one_event_per_transaction: bool = False,
+        max_batch_events: int = 10_000,
+    ) -> None:
+        self._app = app
+        self._on_conflict = on_conflict
+        self._one_per_txn = one_event_per_transaction
+        self._max_batch = max_batch_events
+        self._dirty: dict[UUID, GraphExecution] = {}
+        self._refused: dict[UUID, GraphExecution] = {}
+        self._wake = asyncio.Event()
+        self._flushed = asyncio.Condition()
+        self._generation = 0  # increases each time a batch is durable
+        self._closing = False
+        self._stopped = False
+        self._in_flight = False
+        self.stats = WriterStats()
+
+    def mark(self, execution: GraphExecution) -> None:
+        """``execution`` has new pending events to write."""
+        self._dirty[execution.id] = execution
+        self._wake.set()
+
+    def forget(self, execution_id: UUID) -> None:
+        """Drop a run's unwritten events (the executor reloads it from the store)."""
+        self._dirty.pop(execution_id, None)
+        self._refused.pop(execution_id, None)
+
+    async def flush(self) -> None:
+        """Wait until everything marked before this call is durable."""
+        if not self._dirty and not self._in_flight:
+            return
+        # the batch in flight (if any) lacks what is dirty now: that goes in the next one
+        target = self._generation + (2 if self._in_flight and self._dirty else 1)
+        self._wake.set()
+        async with self._flushed:
+            await self._flushed.wait_for(lambda: self._generation >= target or self._stopped)
+
+    async def run(self) -> None:
+        """Write batches until ``close``."""
+        try:
+            await self._run()
+        finally:
+            self._stopped = True
+            async with self._flushed:
+                self._flushed.notify_all()
+
+    async def _run(self) -> None:
+        while not self._closing or self._dirty:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._dirty:
+                continue
+            batch, self._dirty = self._dirty, {}
+            events: list[Any] = []
+            for execution_id, execution in batch.items():
+                pending = list(execution.collect_events())
+                if self._refused.get(execution_id) is execution:
+                    continue  # this copy of the run was refused once: none of its later events may land
+                events.extend(pending)
+            conflicted: set[UUID] = set()
+            if events:
+                self._in_flight = True
+                try:
+                    conflicted = await self._write_until_done(events)
+                finally:
+                    self._in_flight = False
+            for execution_id in conflicted:
+                # decided here, in the loop, before the next batch is collected
+                self._refused[execution_id] = batch[execution_id]
+                self._on_conflict(execution_id)
+            async with self._flushed:
+                self._generation += 1
+                self._flushed.notify_all()
+            if self._dirty:
+                self._wake.set()
+
+    async def close(self) -> None:
+        """Write what is left, then let ``run`` return."""
+        self._closing = True
+        self._wake.set()
+
+    async def _write_until_done(self, events: list[Any]) -> set[UUID]:
+        """Write a batch; if the database fails (not a conflict), retry until it is back.
+
+        Later batches wait behind this one, so each run's events still land in order.
+        """
+        delay = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(self._write, events)
+            except Exception:
+                self.stats.failures += 1
+                log.exception("writing %d execution events failed; retrying in %.1f s", len(events), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- the write itself (runs in a worker thread) -----------------------
+
+    def _write(self, events: list[Any]) -> set[UUID]:
+        """Write ``events``; return the runs whose events were refused."""
+        started = time.perf_counter()
+        try:
+            conflicted = self._write_events(events)
+        finally:
+            self.stats.write_seconds += time.perf_counter() - started
+        for execution_id in conflicted:
+            self.stats.conflicts += 1
+            log.info("execution %s changed elsewhere: its pending events were refused", execution_id)
+        return conflicted
+
+    def _write_events(self, events: list[Any]) -> set[UUID]:
+        conflicted: set[UUID] = set()
+        if self._one_per_txn:
+            for event in events:
+                if event.originator_id in conflicted:
+                    continue
+                try:
+                    self._app.record_events([event])
+                    self._count(1)
+                except IntegrityError:
+                    conflicted.add(event.originator_id)
+            return conflicted
+        for start in range(0, len(events), self._max_batch):
+            chunk = [e for e in events[start : start + self._max_batch] if e.originator_id not in conflicted]
+            if not chunk:
+                continue
+            try:
+                self._app.record_events(chunk)
+                self._count(len(chunk))
+            except IntegrityError:
+                conflicted |= self._write_run_by_run(chunk)
+        return conflicted
+
+    def _write_run_by_run(self, events: list[Any]) -> set[UUID]:
+        by_run: dict[UUID, list[Any]] = {}
+        for event in events:
+            by_run.setdefault(event.originator_id, []).append(event)
+        conflicted: set[UUID] = set()
+        for execution_id, run_events in by_run.items():
+            try:
+                self._app.record_events(run_events)
+                self._count(len(run_events))
+            except IntegrityError:
+                conflicted.add(execution_id)
+        return conflicted
+
+    def _count(self, size: int) -> None:
+        self.stats.batches += 1
+        self.stats.events += size
+        self.stats.largest_batch = max(self.stats.largest_batch, size)
+        if len(self.stats.batch_sizes) < 100_000:
+            self.stats.batch_sizes.append(size)

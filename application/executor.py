@@ -1,0 +1,632 @@
+"""The executor: a process manager that runs queued graph executions.
+
+It is fed execution ids (new runs, stop requests) by whatever tails the
+executions event stream (the in-process tailer when embedded, Kafka later),
+runs many executions concurrently on one asyncio loop, and records every
+step through the ``GraphExecution`` aggregate. Events are written by a
+group-commit writer (``application.execution_writer``), never one
+transaction per event.
+
+Crash safety comes from the event store:
+
+- a restarted executor resumes every run that is not finished: queued nodes
+  run, node executions that were running when the old executor died are
+  terminated and re-run (their already-recorded outputs are not delivered a
+  second time), completed nodes are never re-run;
+- a duplicate or late executor hits a concurrency conflict on the
+  aggregate; it then reloads the run and leaves it alone if another
+  executor took it over, so nothing happens twice.
+
+Stop requests are events on the run (written by the API); the executor
+learns of them from the feed, cancels the running blocks and records
+TERMINATED. Stopping a run stops its sub-agent runs too.
+
+Per-user concurrency: at most ``max_running_per_user`` top-level runs of one
+user run at once; the others stay QUEUED and start as slots free up.
+Sub-agent runs do not take a slot (their parent already holds one, and
+waiting for a slot could deadlock the parent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import json
+import logging
+import math
+import time
+import typing
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from application.execution_writer import GroupCommitWriter
+from application.executions import ExecutionsApplication, check_inputs
+from domain.blocks.base import Block, BlockError, BlockType, RunContext
+from domain.blocks.conversion import ConversionError, convert
+from domain.dynamic_pins import merge_dynamic_inputs
+from domain.execution import GraphExecution, NodeExecution
+from domain.execution_engine import ExecutionPlan
+from domain.execution_status import ExecutionStatus
+from domain.graph import GraphContent
+from domain.graph_validation import BlockLookup
+
+log = logging.getLogger(__name__)
+S = ExecutionStatus
+
+YIELD_EVERY = 50
+"""Outputs a node may produce before the executor lets other tasks run."""
+
+SUBAGENT_RUNNER = "subagent_runner"
+"""Key in ``RunContext.extra`` under which blocks find the sub-agent runner."""
+
+
+class GraphSource(Protocol):
+    """Where the executor reads graph versions from."""
+
+    def graph_for_run(self, user_id: str, graph_id: str, version: int) -> GraphContent:
+        """The content of one version of one of the user's graphs."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Knobs of the executor (the composition root fills them from settings)."""
+
+    max_running_per_user: int = 25
+    node_timeout_seconds: float | None = 600.0
+    one_event_per_transaction: bool = False
+
+
+@dataclass(eq=False)
+class _Run:
+    execution: GraphExecution
+    plan: ExecutionPlan
+    is_child: bool = False
+    output_listener: Callable[[tuple[str, Any] | None], None] | None = None
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    skip_outputs: dict[str, int] = field(default_factory=dict)
+    children: set[UUID] = field(default_factory=set)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupt: str | None = None  # "stop" | "conflict" | "error" | "shutdown"
+    stop_by: str | None = None
+    driver: asyncio.Task[None] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> UUID:
+        return self.execution.id
+
+
+class Executor:
+    """Runs graph executions; see the module docstring."""
+
+    def __init__(
+        self,
+        app: ExecutionsApplication,
+        graphs: GraphSource,
+        lookup: BlockLookup,
+        config: ExecutorConfig | None = None,
+        executor_id: str | None = None,
+    ) -> None:
+        self.app = app
+        self.graphs = graphs
+        self.lookup = lookup
+        self.config = config or ExecutorConfig()
+        self.executor_id = executor_id or f"executor-{uuid4().hex[:12]}"
+        self.writer = GroupCommitWriter(
+            app, self._on_conflict, one_event_per_transaction=self.config.one_event_per_transaction
+        )
+        self.runs: dict[UUID, _Run] = {}
+        self._claimed: set[UUID] = set()
+        self._running_by_user: defaultdict[str, int] = defaultdict(int)
+        self._pending_by_user: defaultdict[str, deque[UUID]] = defaultdict(deque)
+        self._plans: dict[tuple[str, int], tuple[str, ExecutionPlan]] = {}
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the writer; call once, inside the loop that will run executions."""
+        if self._writer_task is None:
+            self._writer_task = asyncio.create_task(self.writer.run(), name="execution-writer")
+
+    async def close(self) -> None:
+        """Stop taking work, let running blocks go (runs stay RUNNING for a later resume)."""
+        self._closing = True
+        for run in list(self.runs.values()):
+            self._interrupt(run, "shutdown")
+        drivers = [run.driver for run in self.runs.values() if run.driver is not None]
+        if drivers:
+            await asyncio.gather(*drivers, return_exceptions=True)
+        await self.writer.close()
+        if self._writer_task is not None:
+            await self._writer_task
+
+    # -- intake (called by the feed) ----------------------------------------
+
+    def submit(self, execution_id: UUID) -> None:
+        """A run was queued (or must be resumed): take it if nobody here has."""
+        if self._closing or execution_id in self._claimed:
+            return
+        self._claimed.add(execution_id)
+        asyncio.get_running_loop().create_task(self._admit(execution_id))
+
+    def release(self, belongs: Callable[[UUID], bool]) -> None:
+        """Let go of the runs ``belongs`` selects (their partition moved to another executor).
+
+        They stay RUNNING in the store; the new owner resumes them.
+        """
+        for execution_id, run in list(self.runs.items()):
+            if belongs(execution_id) and not run.is_child:
+                self._interrupt(run, "shutdown")
+        for pending in self._pending_by_user.values():
+            for execution_id in [e for e in pending if belongs(e)]:
+                pending.remove(execution_id)
+                self._claimed.discard(execution_id)
+
+    def stop_requested(self, execution_id: UUID, requested_by: str) -> None:
+        """Someone asked this run to stop."""
+        log.info(
+            "stop requested for %s by %s (running here: %s)",
+            execution_id,
+            requested_by,
+            execution_id in self.runs,
+        )
+        run = self.runs.get(execution_id)
+        if run is not None:
+            run.stop_by = run.stop_by or requested_by
+            self._interrupt(run, "stop")
+            return
+        for pending in self._pending_by_user.values():
+            if execution_id in pending:
+                pending.remove(execution_id)
+                asyncio.get_running_loop().create_task(self._terminate_unstarted(execution_id))
+                return
+
+    async def _admit(self, execution_id: UUID) -> None:
+        execution = await asyncio.to_thread(self.app.load, execution_id)
+        if execution is None or execution.is_finished:
+            self._claimed.discard(execution_id)
+            return
+        is_child = execution.parent_execution_id is not None
+        stop = await asyncio.to_thread(self.app.stop_request_for, execution_id)
+        if execution.stop_requested or stop is not None or is_child:
+            # a child reaching the feed is an orphan of a crashed parent: the
+            # parent's re-run starts a fresh child, so this one just ends
+            await self._terminate_unstarted(execution_id, execution)
+            return
+        user = execution.user_id
+        if self._running_by_user[user] >= self.config.max_running_per_user:
+            self._pending_by_user[user].append(execution_id)
+            return
+        self._running_by_user[user] += 1  # taken before the next await: admissions race otherwise
+        if await self._begin(execution, is_child=False) is None:
+            self._free_slot(user)
+
+    async def _terminate_unstarted(self, execution_id: UUID, execution: GraphExecution | None = None) -> None:
+        execution = execution or await asyncio.to_thread(self.app.load, execution_id)
+        self._claimed.discard(execution_id)
+        if execution is None or execution.is_finished:
+            return
+        if execution.status == S.RUNNING and execution.executor_id != self.executor_id:
+            execution.resume(self.executor_id)  # take the orphan over, to end it
+        execution.terminate(stats=_graph_stats(execution))
+        self.writer.mark(execution)
+        await self.writer.flush()
+
+    async def _begin(
+        self,
+        execution: GraphExecution,
+        *,
+        is_child: bool,
+        output_listener: Callable[[tuple[str, Any] | None], None] | None = None,
+    ) -> _Run | None:
+        try:
+            plan = await self._plan(execution)
+        except Exception as exc:  # the graph or a block is gone: the run cannot go on
+            log.warning("execution %s cannot run: %s", execution.id, exc)
+            if execution.status == S.QUEUED:
+                execution.start(self.executor_id)
+            execution.fail(str(exc), _graph_stats(execution))
+            self.writer.mark(execution)
+            await self.writer.flush()
+            self._claimed.discard(execution.id)
+            return None
+        run = _Run(execution=execution, plan=plan, is_child=is_child, output_listener=output_listener)
+        self.runs[execution.id] = run
+        run.driver = asyncio.create_task(self._drive(run), name=f"run-{execution.id}")
+        return run
+
+    async def _plan(self, execution: GraphExecution) -> ExecutionPlan:
+        key = (execution.graph_id, execution.graph_version)
+        cached = self._plans.get(key)
+        if cached is None or cached[0] != execution.user_id:
+            graph = await asyncio.to_thread(
+                self.graphs.graph_for_run, execution.user_id, execution.graph_id, execution.graph_version
+            )
+            cached = (execution.user_id, ExecutionPlan(graph, self.lookup))
+            self._plans[key] = cached
+        return cached[1]
+
+    # -- driving one run -----------------------------------------------------
+
+    async def _drive(self, run: _Run) -> None:
+        try:
+            while True:
+                if run.interrupt is None:
+                    self._take_over(run)
+                    await run.idle.wait()
+                await self._settle(run)
+                if run.interrupt in ("stop", "conflict", "error"):
+                    fresh = await self._reload(run)
+                    if fresh is None:
+                        return
+                    run.execution = fresh
+                    if run.interrupt == "stop" or fresh.stop_requested:
+                        await self._terminate(run)
+                        return
+                    if run.interrupt == "error":
+                        fresh.fail("internal executor error (see the executor's log)", _graph_stats(fresh))
+                        self.writer.mark(fresh)
+                        await self.writer.flush()
+                        return
+                    run.interrupt = None
+                    run.idle.clear()
+                    continue  # same executor, fresh state: drive on
+                if run.interrupt == "shutdown":
+                    return
+                self._finish(run)
+                await self.writer.flush()
+                return
+        except Exception:
+            log.exception("execution %s: the executor failed while driving it", run.id)
+        finally:
+            self._release(run)
+
+    def _take_over(self, run: _Run) -> None:
+        """Start a queued run, or resume a running one from its recorded events."""
+        execution = run.execution
+        if execution.status == S.QUEUED:
+            execution.start(self.executor_id)
+            run.plan.start(execution)
+        elif execution.status == S.RUNNING:
+            if execution.executor_id != self.executor_id:
+                execution.resume(self.executor_id)
+            for node in execution.nodes_in(S.RUNNING):
+                # its executor died mid-block: run it again, without re-delivering what it already said
+                run.skip_outputs[node.node_exec_id] = node.output_count()
+                execution.terminate_node(node.node_exec_id, "executor lost while running; re-run")
+                execution.queue_node(node.node_exec_id, node.node_id, node.block_id, node.input_data)
+        self.writer.mark(execution)
+        for node in execution.nodes_in(S.QUEUED):
+            self._launch(run, node.node_exec_id)
+        if not run.tasks:
+            run.idle.set()
+
+    async def _settle(self, run: _Run) -> None:
+        """Cancel what still runs (after an interrupt) and wait for every task to end."""
+        if run.interrupt is not None:
+            for task in run.tasks.values():
+                task.cancel()
+        if run.tasks:
+            await asyncio.gather(*run.tasks.values(), return_exceptions=True)
+
+    async def _reload(self, run: _Run) -> GraphExecution | None:
+        """Let our writes land (or be refused), then read the run as the store has it."""
+        self.writer.forget(run.id)
+        await self.writer.flush()
+        fresh = await asyncio.to_thread(self.app.load, run.id)
+        if fresh is None or fresh.is_finished:
+            return None
+        if fresh.executor_id not in (None, self.executor_id):
+            log.info("execution %s was taken over by %s: leaving it", run.id, fresh.executor_id)
+            return None
+        return fresh
+
+    async def _terminate(self, run: _Run) -> None:
+        for child_id in list(run.children):
+            await self._stop_child(child_id, f"parent execution {run.id}")
+        execution = run.execution
+        if execution.status == S.QUEUED:
+            execution.start(self.executor_id)
+        execution.request_stop(requested_by=run.stop_by or "unknown")
+        execution.terminate(_graph_stats(execution))
+        self.writer.mark(execution)
+        await self.writer.flush()
+
+    def _finish(self, run: _Run) -> None:
+        execution = run.execution
+        execution.complete(_graph_stats(execution))
+        self.writer.mark(execution)
+
+    def _release(self, run: _Run) -> None:
+        self.runs.pop(run.id, None)
+        self._claimed.discard(run.id)
+        run.finished.set()
+        if run.output_listener is not None:
+            run.output_listener(None)
+        if not run.is_child:
+            self._free_slot(run.execution.user_id)
+
+    def _free_slot(self, user: str) -> None:
+        self._running_by_user[user] -= 1
+        if self._closing:
+            return
+        pending = self._pending_by_user[user]
+        while pending and self._running_by_user[user] < self.config.max_running_per_user:
+            next_id = pending.popleft()
+            self._claimed.discard(next_id)
+            self.submit(next_id)
+
+    def _interrupt(self, run: _Run, kind: str) -> None:
+        if run.interrupt in ("stop", "shutdown"):
+            return
+        run.interrupt = kind
+        for task in run.tasks.values():
+            task.cancel()
+        run.idle.set()
+
+    def _on_conflict(self, execution_id: UUID) -> None:
+        run = self.runs.get(execution_id)
+        if run is not None and run.interrupt is None:
+            self._interrupt(run, "conflict")
+
+    # -- nodes ---------------------------------------------------------------
+
+    def _launch(self, run: _Run, node_exec_id: str) -> None:
+        if node_exec_id in run.tasks or run.interrupt is not None:
+            return
+        task = asyncio.get_running_loop().create_task(self._run_node(run, node_exec_id))
+        run.tasks[node_exec_id] = task
+        run.idle.clear()
+
+        def done(_: asyncio.Task[None]) -> None:
+            run.tasks.pop(node_exec_id, None)
+            if not run.tasks:
+                run.idle.set()
+
+        task.add_done_callback(done)
+
+    async def _run_node(self, run: _Run, node_exec_id: str) -> None:
+        try:
+            await self._run_node_steps(run, node_exec_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # a bug of ours, not of the block: the run cannot be trusted any more
+            log.exception("execution %s node %s: executor error", run.id, node_exec_id)
+            self._interrupt(run, "error")
+
+    async def _run_node_steps(self, run: _Run, node_exec_id: str) -> None:
+        execution = run.execution
+        node = execution.node_executions[node_exec_id]
+        block = run.plan.blocks[node.node_id]
+        execution.start_node(node_exec_id)
+        self.writer.mark(execution)
+        context = RunContext(
+            user_id=execution.user_id,
+            graph_id=execution.graph_id,
+            graph_exec_id=str(execution.id),
+            node_id=node.node_id,
+            node_exec_id=node_exec_id,
+            extra={SUBAGENT_RUNNER: _SubAgentRunner(self, run)} if block.block_type == BlockType.AGENT else {},
+        )
+        skip = run.skip_outputs.pop(node_exec_id, 0)
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        error: str | None = None
+        output_bytes = produced = 0
+        timeout = self.config.node_timeout_seconds
+        try:
+            data = merge_dynamic_inputs(node.input_data)
+            if block.block_type == BlockType.AGENT:
+                data = fold_agent_inputs(block, data)
+            data = coerce_inputs(block, data)
+            async with asyncio.timeout(timeout):
+                async for pin, value in block.execute(data, context):
+                    produced += 1
+                    if produced % YIELD_EVERY == 0:
+                        # a block yielding many values without awaiting must not starve
+                        # other runs, stop requests or (embedded) the API sharing this loop
+                        await asyncio.sleep(0)
+                    if skip:
+                        skip -= 1
+                        continue
+                    output_bytes += self._emit(run, node, pin, value)
+        except BlockError as exc:
+            error = exc.message
+        except TimeoutError:
+            error = f"Node execution timed out after {timeout:g} seconds"
+        stats: dict[str, Any] = {
+            "walltime": time.perf_counter() - started,
+            "cputime": time.thread_time() - cpu_started,
+            "input_size": _size(node.input_data),
+            "output_size": output_bytes,
+            **context.stats,
+        }
+        if error is not None:
+            self._emit(run, node, "error", error)
+            execution.fail_node(node_exec_id, error, stats)
+        else:
+            execution.complete_node(node_exec_id, stats)
+        self.writer.mark(execution)
+
+    def _block_extras(self, run: _Run, block: Block) -> dict[str, Any]:
+        """What a block finds in ``RunContext.extra`` (only sub-agent blocks need anything)."""
+        return {SUBAGENT_RUNNER: _SubAgentRunner(self, run)} if block.block_type == BlockType.AGENT else {}
+
+    def _emit(self, run: _Run, node: NodeExecution, pin: str, value: Any) -> int:
+        """Record one output and deliver it downstream; returns its JSON size."""
+        value = jsonable(value)
+        execution = run.execution
+        name = run.plan.graph_output_name(node, pin)
+        execution.record_output(node.node_exec_id, pin, value, name)
+        for queued in run.plan.route(execution, node, pin, value):
+            self._launch(run, queued)
+        if name is not None and run.output_listener is not None:
+            run.output_listener((name, value))
+        return _size(value)
+
+    # -- sub-agents ----------------------------------------------------------
+
+    async def run_child(
+        self,
+        parent: _Run,
+        parent_node_exec_id: str,
+        graph_id: str,
+        graph_version: int,
+        inputs: dict[str, Any],
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """Run another graph version as a child of ``parent``; yield its outputs by name."""
+        user_id = parent.execution.user_id
+        graph = await asyncio.to_thread(self.graphs.graph_for_run, user_id, graph_id, graph_version)
+        check_inputs(graph, self.lookup, inputs)
+        child = GraphExecution.request(
+            graph_id=graph_id,
+            graph_version=graph_version,
+            user_id=user_id,
+            inputs=inputs,
+            parent_execution_id=str(parent.id),
+            parent_node_exec_id=parent_node_exec_id,
+        )
+        self._claimed.add(child.id)
+        queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+        parent.children.add(child.id)
+        self.writer.mark(child)
+        child_run = await self._begin(child, is_child=True, output_listener=queue.put_nowait)
+        if child_run is None:
+            raise BlockError(f"sub-agent {graph_id} v{graph_version} could not start")
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+        except asyncio.CancelledError:
+            await self._stop_child(child.id, f"parent execution {parent.id}")
+            raise
+        finally:
+            parent.children.discard(child.id)
+        if child_run.execution.status in (S.FAILED, S.TERMINATED):
+            reason = child_run.execution.error or f"sub-agent run ended {child_run.execution.status}"
+            raise BlockError(reason)
+
+    async def _stop_child(self, child_id: UUID, requested_by: str) -> None:
+        child = self.runs.get(child_id)
+        if child is None:
+            return
+        child.stop_by = child.stop_by or requested_by
+        self._interrupt(child, "stop")
+        await child.finished.wait()
+
+
+class _SubAgentRunner:
+    """What AgentExecutorBlock sees: run a child graph from inside a node."""
+
+    def __init__(self, executor: Executor, run: _Run) -> None:
+        self._executor = executor
+        self._run = run
+
+    def run_child(
+        self, context: RunContext, graph_id: str, graph_version: int, inputs: dict[str, Any]
+    ) -> AsyncIterator[tuple[str, Any]]:
+        return self._executor.run_child(self._run, context.node_exec_id, graph_id, graph_version, inputs)
+
+
+def fold_agent_inputs(block: Block, data: dict[str, Any]) -> dict[str, Any]:
+    """Links into a sub-agent node target the child's input names: gather them into ``inputs``."""
+    fields = block.Input.model_fields
+    folded = {k: v for k, v in data.items() if k in fields}
+    inputs = dict(folded.get("inputs") or {})
+    inputs.update({k: v for k, v in data.items() if k not in fields})
+    folded["inputs"] = inputs
+    return folded
+
+
+_PLAIN_TYPES = (str, int, float, bool, dict, list)
+
+
+def _left_to_validation(annotation: Any) -> bool:
+    """Types ``convert`` passes through unchanged: no need to call it."""
+    if annotation is None or annotation is Any or typing.get_origin(annotation) is typing.Literal:
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, enum.Enum | BaseModel)
+
+
+@functools.cache
+def _pin_types(input_model: type[Any]) -> dict[str, tuple[Any, type | None]]:
+    """Per input pin that may need converting: its annotation, and its plain type if it has one."""
+    types: dict[str, tuple[Any, type | None]] = {}
+    for name, spec in input_model.model_fields.items():
+        annotation = spec.annotation
+        if not _left_to_validation(annotation):
+            types[name] = (annotation, annotation if annotation in _PLAIN_TYPES else None)
+    return types
+
+
+def coerce_inputs(block: Block, data: dict[str, Any]) -> dict[str, Any]:
+    """Bend each input towards its pin's declared type (AutoGPT's convert)."""
+    types = _pin_types(block.Input)
+    coerced = dict(data)
+    for name, value in data.items():
+        spec = types.get(name)
+        if spec is None or value is None:
+            continue
+        if spec[1] is not None and type(value) is spec[1]:
+            continue  # already the declared type: nothing to bend
+        # a value that will not convert is left as it is: the block's validation reports it
+        with contextlib.suppress(ConversionError, TypeError, ValueError):
+            coerced[name] = convert(value, spec[0])
+    return coerced
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-storable form of a yielded value (events hold plain JSON)."""
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, float):
+        return value
+    try:
+        return to_jsonable_python(value, fallback=str)
+    except Exception:  # pragma: no cover - fallback=str makes this rare
+        return str(value)
+
+
+def _size(value: Any) -> int:
+    """Bytes of ``value`` as JSON (AutoGPT's input/output size stats)."""
+    if value is None or isinstance(value, bool | int | float):
+        return len(repr(value))
+    if isinstance(value, str):
+        return len(value) + 2
+    try:
+        return len(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _graph_stats(execution: GraphExecution) -> dict[str, Any]:
+    nodes = list(execution.node_executions.values())
+    ran = [n for n in nodes if n.status in (S.COMPLETED, S.FAILED)]
+    started = execution.started_at or execution.created_on
+    duration = max(0.0, time.time() - started.timestamp())
+    cpu = sum(float(n.stats.get("cputime", 0.0)) for n in ran)
+    node_time = sum(float(n.stats.get("walltime", 0.0)) for n in ran)
+    stats: dict[str, Any] = {
+        "cost": 0,
+        "duration": duration if math.isfinite(duration) else 0.0,
+        "duration_cpu_only": cpu,
+        "node_exec_time": node_time,
+        "node_exec_count": len(ran),
+        "node_error_count": sum(1 for n in ran if n.status == S.FAILED),
+        "error": execution.error,
+    }
+    for key in ("llm_call_count", "input_token_count", "output_token_count"):
+        total = sum(float(n.stats.get(key, 0)) for n in ran)
+        if total:
+            stats[key] = total
+    return stats

@@ -1,0 +1,1 @@
+"""The pure domain model of agentgraph: graphs, blocks, executions. No I/O."""

@@ -1,0 +1,536 @@
+"""The GraphExecution aggregate: one run of one graph version, with its node executions.
+
+Every fact of a run is an event: the request, queueing, the executor taking
+(or taking over) the run, each node execution being queued, receiving an
+input, starting, producing an output, completing, failing or being
+terminated, a stop being requested, and the run's end. Events carry plain
+JSON so audit tooling can replay a run without our classes.
+
+Status changes follow ``domain.execution_status``; an illegal one raises
+``IllegalTransitionError`` before any event is recorded.
+
+The decisions (which node runs next with which inputs) are made by
+``domain.execution_engine``; this class records them and keeps the state
+they need.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.execution_status import TERMINAL, ExecutionStatus, IllegalTransitionError, check_transition
+
+S = ExecutionStatus
+
+
+class NodeExecution:
+    """One run (or pending run) of one node inside a graph execution."""
+
+    __slots__ = (
+        "add_time",
+        "block_id",
+        "end_time",
+        "error",
+        "input_data",
+        "node_exec_id",
+        "node_id",
+        "output_data",
+        "queue_time",
+        "start_time",
+        "stats",
+        "status",
+    )
+
+    def __init__(self, node_exec_id: str, node_id: str, block_id: str, add_time: datetime) -> None:
+        self.node_exec_id = node_exec_id
+        self.node_id = node_id
+        self.block_id = block_id
+        self.status = S.INCOMPLETE
+        self.input_data: dict[str, Any] = {}
+        self.output_data: dict[str, list[Any]] = {}
+        self.add_time = add_time
+        self.queue_time: datetime | None = None
+        self.start_time: datetime | None = None
+        self.end_time: datetime | None = None
+        self.stats: dict[str, Any] = {}
+        self.error: str | None = None
+
+    def output_count(self) -> int:
+        """How many outputs this node execution has recorded."""
+        return sum(len(values) for values in self.output_data.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The node execution as the API shows it (AutoGPT's shape)."""
+        return {
+            "node_exec_id": self.node_exec_id,
+            "node_id": self.node_id,
+            "block_id": self.block_id,
+            "status": self.status.value,
+            "input_data": self.input_data,
+            "output_data": self.output_data,
+            "add_time": _iso(self.add_time),
+            "queue_time": _iso(self.queue_time),
+            "start_time": _iso(self.start_time),
+            "end_time": _iso(self.end_time),
+            "stats": self.stats,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+class GraphExecution(Aggregate):
+    """A run of one pinned graph version for one user."""
+
+    # -- events ----------------------------------------------------------
+
+    class Requested(Aggregate.Created):
+        """A user asked to run a graph version with these inputs."""
+
+        graph_id: str
+        graph_version: int
+        user_id: str
+        inputs: dict[str, Any]
+        credentials_inputs: dict[str, Any]
+        nodes_input_masks: dict[str, Any]
+        parent_execution_id: str | None
+        parent_node_exec_id: str | None
+
+    class Queued(Aggregate.Event):
+        """The run waits for an executor slot."""
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate._set_status(S.QUEUED)
+            aggregate.queued_at = self.timestamp
+
+    class Started(Aggregate.Event):
+        """An executor took the run and started it."""
+
+        executor_id: str
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate._set_status(S.RUNNING)
+            aggregate.started_at = self.timestamp
+            aggregate.executor_id = self.executor_id
+
+    class Resumed(Aggregate.Event):
+        """Another executor took over a running run (after a crash or a rebalance)."""
+
+        executor_id: str
+        previous_executor_id: str | None
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate.executor_id = self.executor_id
+            aggregate.resume_count += 1
+
+    class NodeInputReceived(Aggregate.Event):
+        """A node execution got one input and still waits for others."""
+
+        node_exec_id: str
+        node_id: str
+        block_id: str
+        pin: str
+        value: Any
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate._node_or_new(self.node_exec_id, self.node_id, self.block_id, self.timestamp)
+            node.input_data[self.pin] = self.value
+
+    class NodeExecutionQueued(Aggregate.Event):
+        """A node execution has every input it needs and waits to run."""
+
+        node_exec_id: str
+        node_id: str
+        block_id: str
+        input_data: dict[str, Any]
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate._node_or_new(self.node_exec_id, self.node_id, self.block_id, self.timestamp)
+            aggregate._move(node, S.QUEUED)
+            node.input_data = self.input_data
+            node.queue_time = self.timestamp
+            node.error = None
+
+    class NodeExecutionStarted(Aggregate.Event):
+        """A node execution began running its block."""
+
+        node_exec_id: str
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate.node_executions[self.node_exec_id]
+            aggregate._move(node, S.RUNNING)
+            node.start_time = self.timestamp
+
+    class NodeOutputProduced(Aggregate.Event):
+        """A running block yielded a value on one of its pins."""
+
+        node_exec_id: str
+        pin: str
+        value: Any
+        graph_output_name: str | None
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate.node_executions[self.node_exec_id]
+            node.output_data.setdefault(self.pin, []).append(self.value)
+            aggregate.latest_outputs[(node.node_id, self.pin)] = self.value
+            if self.graph_output_name is not None:
+                aggregate.outputs[self.graph_output_name].append(self.value)
+
+    class NodeExecutionCompleted(Aggregate.Event):
+        """A block finished without error."""
+
+        node_exec_id: str
+        stats: dict[str, Any]
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate.node_executions[self.node_exec_id]
+            aggregate._move(node, S.COMPLETED)
+            node.end_time = self.timestamp
+            node.stats = self.stats
+
+    class NodeExecutionFailed(Aggregate.Event):
+        """A block raised, or yielded on its error pin."""
+
+        node_exec_id: str
+        error: str
+        stats: dict[str, Any]
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate.node_executions[self.node_exec_id]
+            aggregate._move(node, S.FAILED)
+            node.end_time = self.timestamp
+            node.stats = self.stats
+            node.error = self.error
+
+    class NodeExecutionTerminated(Aggregate.Event):
+        """A node execution was stopped (a stop, or its executor was lost)."""
+
+        node_exec_id: str
+        reason: str
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            node = aggregate.node_executions[self.node_exec_id]
+            aggregate._move(node, S.TERMINATED)
+            node.end_time = self.timestamp
+            node.error = self.reason
+
+    class StopRequested(Aggregate.Event):
+        """Someone asked for the run to stop."""
+
+        requested_by: str
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate.stop_requested = True
+
+    class Completed(Aggregate.Event):
+        """No node is left to run and nothing stopped or failed the run."""
+
+        stats: dict[str, Any]
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate._finish(S.COMPLETED, self.timestamp, self.stats)
+
+    class Failed(Aggregate.Event):
+        """A graph-level error ended the run."""
+
+        error: str
+        stats: dict[str, Any]
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate._finish(S.FAILED, self.timestamp, self.stats)
+            aggregate.error = self.error
+
+    class Terminated(Aggregate.Event):
+        """The run was stopped."""
+
+        stats: dict[str, Any]
+
+        def apply(self, aggregate: GraphExecution) -> None:
+            aggregate._finish(S.TERMINATED, self.timestamp, self.stats)
+
+    # -- creation --------------------------------------------------------
+
+    def __init__(
+        self,
+        graph_id: str,
+        graph_version: int,
+        user_id: str,
+        inputs: dict[str, Any],
+        credentials_inputs: dict[str, Any],
+        nodes_input_masks: dict[str, Any],
+        parent_execution_id: str | None,
+        parent_node_exec_id: str | None,
+    ) -> None:
+        self.graph_id = graph_id
+        self.graph_version = graph_version
+        self.user_id = user_id
+        self.inputs = inputs
+        self.credentials_inputs = credentials_inputs
+        self.nodes_input_masks = nodes_input_masks
+        self.parent_execution_id = parent_execution_id
+        self.parent_node_exec_id = parent_node_exec_id
+        self.status = S.INCOMPLETE
+        self.node_executions: dict[str, NodeExecution] = {}
+        self.outputs: defaultdict[str, list[Any]] = defaultdict(list)
+        self.latest_outputs: dict[tuple[str, str], Any] = {}
+        # indexes the engine needs on every step, kept by the event handlers
+        self.waiting_by_node: defaultdict[str, list[str]] = defaultdict(list)
+        self.active: set[str] = set()
+        self.queued_at: datetime | None = None
+        self.started_at: datetime | None = None
+        self.ended_at: datetime | None = None
+        self.executor_id: str | None = None
+        self.resume_count = 0
+        self.stop_requested = False
+        self.stats: dict[str, Any] = {}
+        self.error: str | None = None
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        graph_id: str,
+        graph_version: int,
+        user_id: str,
+        inputs: dict[str, Any],
+        credentials_inputs: dict[str, Any] | None = None,
+        nodes_input_masks: dict[str, Any] | None = None,
+        parent_execution_id: str | None = None,
+        parent_node_exec_id: str | None = None,
+        execution_id: UUID | None = None,
+    ) -> GraphExecution:
+        """A new run, requested and queued."""
+        execution = cls._create(
+            cls.Requested,
+            id=execution_id or uuid4(),
+            graph_id=graph_id,
+            graph_version=graph_version,
+            user_id=user_id,
+            inputs=inputs,
+            credentials_inputs=credentials_inputs or {},
+            nodes_input_masks=nodes_input_masks or {},
+            parent_execution_id=parent_execution_id,
+            parent_node_exec_id=parent_node_exec_id,
+        )
+        execution.trigger_event(cls.Queued)
+        return execution
+
+    # -- commands ----------------------------------------------------------
+
+    def start(self, executor_id: str) -> None:
+        """An executor takes the queued run."""
+        check_transition(f"execution {self.id}", self.status, S.RUNNING)
+        self.trigger_event(self.Started, executor_id=executor_id)
+
+    def resume(self, executor_id: str) -> None:
+        """Another executor takes over a running run."""
+        if self.status != S.RUNNING:
+            raise IllegalTransitionError(f"execution {self.id} is {self.status}, only RUNNING runs are resumed")
+        self.trigger_event(self.Resumed, executor_id=executor_id, previous_executor_id=self.executor_id)
+
+    def add_node_input(self, node_exec_id: str, node_id: str, block_id: str, pin: str, value: Any) -> None:
+        """Record one input of a node execution that still waits for more."""
+        node = self.node_executions.get(node_exec_id)
+        if node is not None and node.status != S.INCOMPLETE:
+            raise IllegalTransitionError(f"node execution {node_exec_id} is {node.status}: it takes no inputs")
+        self.trigger_event(
+            self.NodeInputReceived,
+            node_exec_id=node_exec_id,
+            node_id=node_id,
+            block_id=block_id,
+            pin=pin,
+            value=value,
+        )
+
+    def queue_node(self, node_exec_id: str, node_id: str, block_id: str, input_data: dict[str, Any]) -> None:
+        """Queue a node execution (new, waiting, or terminated and re-run)."""
+        node = self.node_executions.get(node_exec_id)
+        if node is not None:
+            check_transition(f"node execution {node_exec_id}", node.status, S.QUEUED)
+        self.trigger_event(
+            self.NodeExecutionQueued,
+            node_exec_id=node_exec_id,
+            node_id=node_id,
+            block_id=block_id,
+            input_data=input_data,
+        )
+
+    def start_node(self, node_exec_id: str) -> None:
+        """A queued node execution begins."""
+        check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.RUNNING)
+        self.trigger_event(self.NodeExecutionStarted, node_exec_id=node_exec_id)
+
+    def record_output(self, node_exec_id: str, pin: str, value: Any, graph_output_name: str | None = None) -> None:
+        """A running node yielded ``value`` on ``pin``."""
+        node = self._node(node_exec_id)
+        if node.status != S.RUNNING:
+            raise IllegalTransitionError(f"node execution {node_exec_id} is {node.status}: it cannot yield")
+        self.trigger_event(
+            self.NodeOutputProduced,
+            node_exec_id=node_exec_id,
+            pin=pin,
+            value=value,
+            graph_output_name=graph_output_name,
+        )
+
+    def complete_node(self, node_exec_id: str, stats: dict[str, Any]) -> None:
+        """A node execution finished cleanly."""
+        check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.COMPLETED)
+        self.trigger_event(self.NodeExecutionCompleted, node_exec_id=node_exec_id, stats=stats)
+
+    def fail_node(self, node_exec_id: str, error: str, stats: dict[str, Any]) -> None:
+        """A node execution failed with ``error``."""
+        check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.FAILED)
+        self.trigger_event(self.NodeExecutionFailed, node_exec_id=node_exec_id, error=error, stats=stats)
+
+    def terminate_node(self, node_exec_id: str, reason: str) -> None:
+        """Stop a queued, waiting or running node execution."""
+        check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.TERMINATED)
+        self.trigger_event(self.NodeExecutionTerminated, node_exec_id=node_exec_id, reason=reason)
+
+    def request_stop(self, requested_by: str) -> bool:
+        """Ask the run to stop; False when it has ended or a stop is pending."""
+        if self.status in TERMINAL or self.stop_requested:
+            return False
+        self.trigger_event(self.StopRequested, requested_by=requested_by)
+        return True
+
+    def complete(self, stats: dict[str, Any]) -> None:
+        """End the run as COMPLETED."""
+        check_transition(f"execution {self.id}", self.status, S.COMPLETED)
+        self.trigger_event(self.Completed, stats=stats)
+
+    def fail(self, error: str, stats: dict[str, Any]) -> None:
+        """End the run as FAILED with a graph-level error."""
+        check_transition(f"execution {self.id}", self.status, S.FAILED)
+        self.trigger_event(self.Failed, error=error, stats=stats)
+
+    def terminate(self, stats: dict[str, Any]) -> None:
+        """End the run as TERMINATED, first terminating every unfinished node."""
+        for node in list(self.node_executions.values()):
+            if node.status in (S.INCOMPLETE, S.QUEUED, S.RUNNING):
+                self.terminate_node(node.node_exec_id, "execution stopped")
+        check_transition(f"execution {self.id}", self.status, S.TERMINATED)
+        self.trigger_event(self.Terminated, stats=stats)
+
+    # -- queries -----------------------------------------------------------
+
+    @property
+    def is_finished(self) -> bool:
+        """True once COMPLETED, FAILED or TERMINATED."""
+        return self.status in TERMINAL
+
+    def waiting(self, node_id: str) -> list[NodeExecution]:
+        """INCOMPLETE executions of ``node_id``, oldest first."""
+        return [self.node_executions[i] for i in self.waiting_by_node.get(node_id, ())]
+
+    @property
+    def has_active_nodes(self) -> bool:
+        """True while some node execution is queued or running."""
+        return bool(self.active)
+
+    def nodes_in(self, *statuses: ExecutionStatus) -> list[NodeExecution]:
+        """Node executions in any of ``statuses``, in the order they were created."""
+        return [node for node in self.node_executions.values() if node.status in statuses]
+
+    def as_dict(self, *, with_nodes: bool = True) -> dict[str, Any]:
+        """The run as the API shows it (AutoGPT's graph execution shape)."""
+        view: dict[str, Any] = {
+            "id": str(self.id),
+            "graph_id": self.graph_id,
+            "graph_version": self.graph_version,
+            "user_id": self.user_id,
+            "status": self.status.value,
+            "inputs": self.inputs,
+            "credentials_inputs": self.credentials_inputs,
+            "outputs": dict(self.outputs),
+            "stats": self.stats or None,
+            "created_at": _iso(self.created_on),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "parent_execution_id": self.parent_execution_id,
+            "error": self.error,
+        }
+        if with_nodes:
+            view["node_executions"] = [node.as_dict() for node in self.node_executions.values()]
+        return view
+
+    # -- state helpers -------------------------------------------------------
+
+    def _node(self, node_exec_id: str) -> NodeExecution:
+        try:
+            return self.node_executions[node_exec_id]
+        except KeyError:
+            raise IllegalTransitionError(f"execution {self.id} has no node execution {node_exec_id}") from None
+
+    def _node_or_new(self, node_exec_id: str, node_id: str, block_id: str, moment: datetime) -> NodeExecution:
+        node = self.node_executions.get(node_exec_id)
+        if node is None:
+            node = NodeExecution(node_exec_id, node_id, block_id, moment)
+            self.node_executions[node_exec_id] = node
+            self.waiting_by_node[node_id].append(node_exec_id)
+        return node
+
+    def _move(self, node: NodeExecution, target: ExecutionStatus) -> None:
+        check_transition(f"node execution {node.node_exec_id}", node.status, target)
+        if node.status == S.INCOMPLETE:
+            self.waiting_by_node[node.node_id].remove(node.node_exec_id)
+        node.status = target
+        if target in (S.QUEUED, S.RUNNING):
+            self.active.add(node.node_exec_id)
+        else:
+            self.active.discard(node.node_exec_id)
+
+    def _set_status(self, target: ExecutionStatus) -> None:
+        check_transition(f"execution {self.id}", self.status, target)
+        self.status = target
+
+    def _finish(self, status: ExecutionStatus, moment: datetime, stats: dict[str, Any]) -> None:
+        self._set_status(status)
+        self.ended_at = moment
+        self.stats = stats
+
+
+STOP_REQUEST_NAMESPACE = UUID("6f2a0d1e-5d55-4d0c-9a57-3c1f0b7d2e11")
+
+
+class ExecutionStopRequest(Aggregate):
+    """A user's request to stop a run, kept apart from the run itself.
+
+    A running execution is written by its executor many times a second; a
+    stop written into the same stream would lose every optimistic-concurrency
+    race. The request is therefore its own (tiny) aggregate, one per run,
+    with an id derived from the run's id; the executor that drives the run
+    reads it and records ``StopRequested`` and the termination itself.
+    """
+
+    class Requested(Aggregate.Created):
+        """Someone asked the run to stop."""
+
+        execution_id: str
+        requested_by: str
+
+    def __init__(self, execution_id: str, requested_by: str) -> None:
+        self.execution_id = execution_id
+        self.requested_by = requested_by
+
+    @staticmethod
+    def id_for(execution_id: UUID) -> UUID:
+        """The request's id for a run: at most one request per run."""
+        return uuid5(STOP_REQUEST_NAMESPACE, str(execution_id))
+
+    @classmethod
+    def for_execution(cls, execution_id: UUID, requested_by: str) -> ExecutionStopRequest:
+        """A new stop request for ``execution_id``."""
+        return cls._create(
+            cls.Requested,
+            id=cls.id_for(execution_id),
+            execution_id=str(execution_id),
+            requested_by=requested_by,
+        )

@@ -1,0 +1,1 @@
+"""Event -> read-model logic, independent of transport."""

@@ -1,0 +1,98 @@
+"""The event envelope every projection consumes, whatever carried the event.
+
+The same envelope is what the relay publishes to Kafka (as JSON), what the
+in-process dispatcher builds from a notification log, and what a rebuild
+replays from the event store, so projection code never knows its transport.
+CloudEvents-style field names: ``id``, ``type``, ``source`` (the context),
+``time``; plus the aggregate and its version, and the event's position in
+its context's log (the only order projections rely on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from pydantic_core import from_json
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """One stored event, in transport-neutral form."""
+
+    id: str
+    type: str
+    context: str
+    aggregate_id: str
+    aggregate_version: int
+    position: int
+    timestamp: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def routing_key(self) -> str:
+        """What the event is keyed (and so partitioned) by: its run for a stop request, else its aggregate.
+
+        A stop request is its own aggregate but must reach whoever owns the
+        run's partition, so it travels on the run's key.
+        """
+        if self.type == "ExecutionStopRequest.Requested" and "execution_id" in self.data:
+            return str(self.data["execution_id"])
+        return self.aggregate_id
+
+    def as_json(self) -> dict[str, Any]:
+        """The envelope as the relay publishes it."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "context": self.context,
+            "aggregate_id": self.aggregate_id,
+            "aggregate_version": self.aggregate_version,
+            "position": self.position,
+            "timestamp": self.timestamp,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> EventEnvelope:
+        """The envelope from its published JSON form."""
+        return cls(
+            id=str(body["id"]),
+            type=str(body["type"]),
+            context=str(body["context"]),
+            aggregate_id=str(body["aggregate_id"]),
+            aggregate_version=int(body["aggregate_version"]),
+            position=int(body["position"]),
+            timestamp=str(body["timestamp"]),
+            data=dict(body.get("data") or {}),
+        )
+
+
+def event_id(aggregate_id: str, version: int) -> str:
+    """A stable id per stored event (the same on every redelivery): ``<aggregate id>:<version>``."""
+    return f"{aggregate_id}:{version}"
+
+
+def type_from_topic(topic: str) -> str:
+    """``domain.execution:GraphExecution.Queued`` -> ``GraphExecution.Queued``."""
+    return topic.rsplit(":", 1)[-1]
+
+
+def envelope_from_stored(
+    context: str, position: int, aggregate_id: UUID | str, version: int, topic: str, state: bytes
+) -> EventEnvelope:
+    """Build the envelope of one stored event (plain-JSON state, see adapters.event_transcoder)."""
+    data = from_json(state)
+    timestamp = str(data.pop("timestamp", ""))
+    aggregate = str(aggregate_id)
+    return EventEnvelope(
+        id=event_id(aggregate, version),
+        type=type_from_topic(topic),
+        context=context,
+        aggregate_id=aggregate,
+        aggregate_version=version,
+        position=position,
+        timestamp=timestamp,
+        data=data,
+    )

@@ -1,0 +1,21 @@
+"""Every projection the platform maintains, by name."""
+
+from __future__ import annotations
+
+from projections.audit import AuditProjection
+from projections.base import Projection
+from projections.executions import ExecutionsProjection
+from projections.graphs import GraphsProjection
+
+
+def all_projections() -> list[Projection]:
+    """The projections, in the order they are created and reported."""
+    return [GraphsProjection(), ExecutionsProjection(), AuditProjection()]
+
+
+def projection_named(name: str) -> Projection:
+    """One projection by name; ``KeyError`` lists the known names."""
+    for projection in all_projections():
+        if projection.name == name:
+            return projection
+    raise KeyError(f"no projection {name!r}; known: {', '.join(p.name for p in all_projections())}")

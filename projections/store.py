@@ -1,0 +1,45 @@
+"""What projections need from a read-model database (a port; adapters implement it).
+
+Projection SQL is written once for SQLite and PostgreSQL: tables are named
+through ``tx.t(name)`` (``read.<name>``: a schema in PostgreSQL, an attached
+database in SQLite; shadow tables during a rebuild),
+parameters are ``:name`` placeholders, upserts use ``ON CONFLICT``. JSON
+values are passed through ``tx.json(value)`` so each database stores them in
+its own JSON type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class ReadModelTx(Protocol):
+    """One read-model transaction."""
+
+    dialect: str
+    """``"sqlite"`` or ``"postgresql"``."""
+
+    def t(self, table: str) -> str:
+        """The qualified name of ``table`` for this transaction (live or shadow)."""
+        ...
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run one statement."""
+        ...
+
+    def executemany(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Run one statement for many parameter sets."""
+        ...
+
+    def fetchone(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The first row, as a dict, or None."""
+        ...
+
+    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every row, as dicts."""
+        ...
+
+    def json(self, value: Any) -> Any:
+        """``value`` ready to be stored in a JSON column."""
+        ...

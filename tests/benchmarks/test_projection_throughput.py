@@ -1,0 +1,303 @@
+"""Read-model throughput: rebuild rate, Kafka catch-up, and freshness.
+
+Run on demand (not part of the default test run)::
+
+    pytest -o addopts="" tests/benchmarks/test_projection_throughput.py -s
+
+Figures printed side by side, each next to a baseline measured in the same run:
+
+- rebuild: events/s of ``agentgraph projections rebuild`` against the raw rate
+  of reading the same notifications (target: at least 30,000 events/s);
+- catch-up: a projector consuming the events through Kafka into PostgreSQL
+  (one transaction per poll) against the same events applied one transaction
+  per event (the eventsourcing ProjectionRunner's way; measured with our
+  store so only the batching differs) — target at least 15x;
+- freshness: command accepted -> visible in the read model, p50/p99, at
+  200 commands/s, embedded and through Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from adapters.kafka_projector import KafkaProjector
+from adapters.kafka_relay import Relay
+from adapters.kafka_topics import ensure_topics, partition_for
+from adapters.projection_runner import ProjectionRunner, reader
+from adapters.settings import Settings
+from api.composition import Container, ExecutorService, build_container
+from application.executor import ExecutorConfig
+from domain.agent_format import GraphPayload
+from domain.execution import GraphExecution
+from projections.registry import all_projections
+from tests.unit.api.graph_samples import calculator
+
+pytestmark = pytest.mark.benchmark
+COMPLETED = [get_topic(GraphExecution.Completed)]
+PARTITIONS = 6
+LINES: list[str] = []
+
+
+def _say(line: str) -> None:
+    LINES.append(line)
+    print(line)
+
+
+def _pg_settings(
+    postgres_server: str, tmp_path: Path, name: str, kafka: str | None = None, prefix: str = ""
+) -> Settings:
+    import psycopg
+
+    from tests.fixtures.services import dsn_with_dbname
+
+    dbname = f"agentgraph_bench_{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {dbname}")
+    values: dict[str, Any] = {
+        "AGENTGRAPH_DATABASE_URL": dsn_with_dbname(postgres_server, dbname),
+        "JWT_VERIFY_KEY": "bench-" + "k" * 40,
+        "AGENTGRAPH_DATA_DIR": tmp_path / name,
+    }
+    if kafka:
+        values.update(
+            AGENTGRAPH_KAFKA_BOOTSTRAP=kafka,
+            AGENTGRAPH_KAFKA_TOPIC_PREFIX=prefix,
+            AGENTGRAPH_KAFKA_PARTITIONS=PARTITIONS,
+        )
+    return Settings(**values)
+
+
+async def _history(container: Container, runs: int = 100, nodes: int = 20) -> int:
+    """Runs of a chain graph, executed for real: returns how many events the logs hold."""
+    from tests.benchmarks.test_executor_throughput import _chain
+
+    graph = container.graphs.create_graph("bench", _chain(nodes), fresh_ids=False).graph
+    content = container.graphs.graph_for_run("bench", graph.id, 1)
+    for i in range(runs):
+        container.executions.request_execution(
+            user_id="bench",
+            graph_id=graph.id,
+            graph_version=1,
+            graph=content,
+            lookup=container.blocks.get,
+            inputs={"x": i},
+        )
+    # the runs are executed from the event log (no relay runs yet): a container without Kafka does that
+    local = build_container(container.settings.model_copy(update={"kafka_bootstrap": None}))
+    service = ExecutorService(local, ExecutorConfig(max_running_per_user=runs))
+    await service.start()
+    recorder = container.executions.recorder
+    deadline = time.monotonic() + 300
+    while len(await asyncio.to_thread(recorder.select_notifications, 0, runs + 1, None, COMPLETED)) < runs:
+        assert time.monotonic() < deadline, "the runs did not complete"
+        await asyncio.sleep(0.05)
+    await service.stop()
+    local.close()
+    return sum(log.head() for log in container.event_logs.values())
+
+
+async def test_rebuild_rate_against_raw_reads(postgres_server: str, tmp_path: Path) -> None:
+    container = build_container(_pg_settings(postgres_server, tmp_path, "rebuild"))
+    try:
+        events = await _history(container)
+        logs = container.event_logs
+        started = time.perf_counter()
+        for log in logs.values():
+            position = 0
+            while batch := log.read(position, 2000):
+                position = batch[-1].position
+        raw = events / (time.perf_counter() - started)
+        rebuilt = 0
+        started = time.perf_counter()
+        for projection in all_projections():
+            rebuilt += sum(logs[c].head() for c in projection.contexts)
+            container.read_store.rebuild(projection, reader(logs))
+        rate = rebuilt / (time.perf_counter() - started)
+        _say(
+            f"rebuild: {rebuilt} events at {rate:,.0f} events/s; raw notification reads {raw:,.0f} events/s "
+            f"({rate / raw:.2f} of raw)"
+        )
+        assert rate >= 30_000, f"rebuild {rate:,.0f} events/s"
+    finally:
+        container.close()
+
+
+async def test_kafka_catch_up_against_one_transaction_per_event(
+    postgres_server: str, kafka_bootstrap: str, kafka_topic_prefix: str, tmp_path: Path
+) -> None:
+    prefix = kafka_topic_prefix.rstrip(".")
+    container = build_container(_pg_settings(postgres_server, tmp_path, "catchup", kafka_bootstrap, prefix))
+    settings = container.settings
+    assert settings.database_url
+    try:
+        events = await _history(container)
+        ensure_topics(kafka_bootstrap, prefix, sorted(container.event_logs), PARTITIONS)
+        relay = Relay(settings.database_url, container.event_logs, kafka_bootstrap, prefix, PARTITIONS, batch_size=2000)
+        stop = threading.Event()
+        relaying = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+        relaying.start()
+        deadline = time.monotonic() + 120
+        while relay.published.total < events:
+            assert relaying.is_alive() and time.monotonic() < deadline, "the relay did not publish everything"
+            await asyncio.sleep(0.05)
+        stop.set()
+        relaying.join(10)
+
+        # the same events, one transaction each (on a fresh read store)
+        baseline = build_container(_pg_settings(postgres_server, tmp_path, "catchup_base"))
+        try:
+            sample = container.event_logs["executions"].read(0, 3000)
+            projection = next(p for p in all_projections() if p.name == "executions")
+            started = time.perf_counter()
+            for event in sample:
+                baseline.read_store.apply(projection, "executions", [event])
+            slow = len(sample) / (time.perf_counter() - started)
+        finally:
+            baseline.close()
+
+        projector = KafkaProjector(
+            container.read_store,
+            all_projections(),
+            kafka_bootstrap,
+            prefix,
+            sorted(container.event_logs),
+            consumer_config={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
+        )
+        stop = threading.Event()
+        consuming = threading.Thread(target=projector.run, args=(stop,), daemon=True)
+        consuming.start()
+        expected = _expected(container)
+        deadline = time.monotonic() + 120
+        while projector.received.total == 0:  # the consumer group join is not part of the catch-up
+            assert consuming.is_alive() and time.monotonic() < deadline, "the projector never started"
+            await asyncio.sleep(0.001)
+        started = time.perf_counter()
+        while not _applied(container, expected):
+            assert consuming.is_alive() and time.monotonic() < deadline, "the projector did not catch up"
+            await asyncio.sleep(0.01)
+        seconds = time.perf_counter() - started
+        stop.set()
+        consuming.join(15)
+        fast = events / seconds
+        _say(
+            f"catch-up through Kafka: {events} events in {seconds:.2f} s = {fast:,.0f} events/s "
+            f"(largest poll {projector.received.largest_batch}); one transaction per event: {slow:,.0f} events/s "
+            f"= {fast / slow:.1f}x"
+        )
+        assert fast / slow >= 15
+    finally:
+        container.close()
+
+
+def _expected(container: Container) -> dict[tuple[str, int], int]:
+    expected: dict[tuple[str, int], int] = {}
+    for context, log in container.event_logs.items():
+        for event in log.read(0, 10_000_000):
+            key = (context, partition_for(event.routing_key, PARTITIONS))
+            expected[key] = max(expected.get(key, 0), event.position)
+    return expected
+
+
+def _applied(container: Container, expected: dict[tuple[str, int], int]) -> bool:
+    return all(
+        container.read_store.has_applied(p.name, c, pos, part)
+        for p in all_projections()
+        for (c, part), pos in expected.items()
+        if c in p.contexts
+    )
+
+
+async def _freshness(container: Container, visible: Callable[[str, int], bool], count: int = 400) -> list[float]:
+    """Latencies (ms) from a command returning to its write being visible in the read model, at 200 commands/s."""
+    latencies: list[float] = []
+    payload = GraphPayload.model_validate(calculator("fresh"))
+    interval = 1 / 200
+    next_at = time.perf_counter()
+    for _ in range(count):
+        next_at += interval
+        view = await asyncio.to_thread(container.graphs.create_graph, "fresh", payload)
+        accepted = time.perf_counter()
+        position = container.graphs.last_position() or 0
+        graph_id = view.graph.id
+        give_up = time.perf_counter() + 30
+        while not visible(graph_id, position):
+            assert time.perf_counter() < give_up, "a write never became visible"
+            await asyncio.sleep(0.0005)
+        latencies.append((time.perf_counter() - accepted) * 1000)
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return latencies
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    ordered = sorted(latencies)
+    return statistics.median(ordered), ordered[int(0.99 * (len(ordered) - 1))]
+
+
+async def test_freshness_embedded(tmp_path: Path) -> None:
+    container = build_container(Settings(AGENTGRAPH_DATA_DIR=tmp_path / "fresh"))
+    runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs, poll_interval=0.05)
+    await runner.start()
+    try:
+        latencies = await _freshness(
+            container, lambda _, position: container.read_store.has_applied("graphs", "graphs", position, None)
+        )
+    finally:
+        await runner.close()
+        container.close()
+    p50, p99 = _percentiles(latencies)
+    _say(f"freshness embedded at 200 commands/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    assert p99 <= 50
+
+
+async def test_freshness_through_kafka(
+    postgres_server: str, kafka_bootstrap: str, kafka_topic_prefix: str, tmp_path: Path
+) -> None:
+    prefix = kafka_topic_prefix.rstrip(".")
+    container = build_container(_pg_settings(postgres_server, tmp_path, "fresh_kafka", kafka_bootstrap, prefix))
+    settings = container.settings
+    assert settings.database_url
+    ensure_topics(kafka_bootstrap, prefix, sorted(container.event_logs), PARTITIONS)
+    relay = Relay(settings.database_url, container.event_logs, kafka_bootstrap, prefix, PARTITIONS, poll_interval=0.002)
+    projector = KafkaProjector(
+        container.read_store,
+        all_projections(),
+        kafka_bootstrap,
+        prefix,
+        sorted(container.event_logs),
+        consumer_config={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "fetch_max_wait_ms": 5},
+    )
+    stop = threading.Event()
+    workers = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in (relay, projector)]
+    for worker in workers:
+        worker.start()
+    try:
+        # warm up: the consumer group has joined once the first write shows
+        await _freshness(container, lambda g, p: _visible(container, g, p), count=5)
+        latencies = await _freshness(container, lambda g, p: _visible(container, g, p))
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(15)
+        container.close()
+    p50, p99 = _percentiles(latencies)
+    _say(f"freshness through Kafka at 200 commands/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    assert p99 <= 100
+
+
+def _visible(container: Container, graph_id: str, position: int) -> bool:
+    return container.read_store.has_applied("graphs", "graphs", position, partition_for(graph_id, PARTITIONS))
+
+
+def test_zz_summary() -> None:
+    """Every figure of this run together."""
+    print("\n" + "\n".join(LINES))
