@@ -21,6 +21,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from adapters.pipeline_metrics import Throughput
 from adapters.read_store import ReadStore
 from projections.base import Projection
 from projections.envelope import EventEnvelope, envelope_from_stored
@@ -95,6 +96,9 @@ class ProjectionRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.applied: dict[str, int] = dict.fromkeys(logs, 0)
+        # for the metrics endpoint: events read from the logs, and applied (once per projection they feed)
+        self.received = Throughput()
+        self.projected = Throughput()
         self._progress = asyncio.Condition()
 
     async def start(self) -> None:
@@ -142,9 +146,12 @@ class ProjectionRunner:
         return min((self.store.positions(p.name).get(context, 0) for p in interested), default=0)
 
     def _apply(self, context: str, batch: list[EventEnvelope]) -> None:
+        self.received.add(len(batch))
+        applied = 0
         for projection in self.projections:
             if context in projection.contexts:
-                self.store.apply(projection, context, batch)
+                applied += self.store.apply(projection, context, batch)
+        self.projected.add(applied)
 
     async def _tail(self, context: str) -> None:
         position = await asyncio.to_thread(self._start_position, context)

@@ -13,6 +13,7 @@ SQLite keeps the read models in ``<data dir>/read.sqlite3``, attached as
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -24,9 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from projections.base import Projection, Table
 from projections.envelope import EventEnvelope
@@ -91,6 +92,8 @@ class ReadStore(ABC):
     """Where projections write and queries read."""
 
     dialect: str
+    serialized = True
+    """True when transactions share one connection and must take turns (SQLite)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -118,8 +121,12 @@ class ReadStore(ABC):
     @contextmanager
     def transaction(self, *, rebuild: bool = False) -> Iterator[_Tx]:
         """A transaction over the live tables (or the shadow tables of a rebuild)."""
-        with self._lock, self._cursor() as cursor:
-            yield _Tx(self, cursor, REBUILD_SUFFIX if rebuild else "")
+        if self.serialized:
+            with self._lock, self._cursor() as cursor:
+                yield _Tx(self, cursor, REBUILD_SUFFIX if rebuild else "")
+        else:
+            with self._cursor() as cursor:
+                yield _Tx(self, cursor, REBUILD_SUFFIX if rebuild else "")
 
     def create_tables(self, projections: Sequence[Projection]) -> None:
         """Create the positions table and every projection's tables (idempotent)."""
@@ -441,14 +448,29 @@ class SQLiteReadStore(ReadStore):
 
 
 class PostgresReadStore(ReadStore):
-    """Read models in the ``read`` schema of a PostgreSQL database."""
+    """Read models in the ``read`` schema of a PostgreSQL database.
+
+    Transactions come from a small connection pool, so API queries run beside
+    the projector's batches instead of queueing behind them (writers of one
+    projection still exclude each other through an advisory lock). Its
+    connections are named ``agentgraph-read-<pid>`` in ``pg_stat_activity``.
+    """
 
     dialect = "postgresql"
+    serialized = False
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
         super().__init__()
-        self._dsn = dsn
-        self._conn = psycopg.connect(dsn, row_factory=dict_row, autocommit=False)
+        self.application_name = f"agentgraph-read-{os.getpid()}"
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": False, "application_name": self.application_name},
+            name=self.application_name,
+            open=True,
+        )
+        self._pool.wait(timeout=30)
 
     def sql(self, statement: str) -> str:
         return _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
@@ -458,9 +480,8 @@ class PostgresReadStore(ReadStore):
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        if self._conn.closed:
-            self._conn = psycopg.connect(self._dsn, row_factory=dict_row, autocommit=False)
-        with self._conn.transaction(), self._conn.cursor() as cursor:
+        # the pool replaces connections that broke (a database restart) when they are handed back
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield cursor
 
     def _lock_projection(self, tx: _Tx, projection: str) -> None:
@@ -488,7 +509,7 @@ class PostgresReadStore(ReadStore):
             tx.execute(f"COMMENT ON COLUMN {name}.{column.name} IS {_literal(column.comment)}")
 
     def close(self) -> None:
-        self._conn.close()
+        self._pool.close()
 
 
 def _literal(text: str) -> str:

@@ -10,7 +10,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from api.composition import Container, ExecutorService, ProjectionService, RelayService, build_container
+from api.composition import (
+    Container,
+    ExecutorService,
+    ProjectionService,
+    RelayService,
+    build_container,
+    build_pipeline_metrics,
+)
 from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -47,6 +54,7 @@ def create_app(
             await service.start()
         app.state.executor = service.executor if service else None
         app.state.projector = projector.runner if projector else None
+        app.state.pipeline_metrics = build_pipeline_metrics(the_container, relay, projector)
         try:
             yield
         finally:
@@ -67,6 +75,7 @@ def create_app(
         default_response_class=SafeJSONResponse,
     )
     app.state.container = the_container
+    app.state.pipeline_metrics = build_pipeline_metrics(the_container)  # until the lifespan starts services
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(blocks.router)

@@ -239,6 +239,7 @@ def projections_status() -> None:
     """Each projection's position against the head of each log (lag in events and seconds)."""
     from datetime import datetime
 
+    from adapters.pipeline_metrics import applied_positions
     from api.composition import build_container
     from projections.registry import all_projections
 
@@ -247,11 +248,9 @@ def projections_status() -> None:
         logs = container.event_logs
         table = Table("projection", "context", "applied", "head", "lag (events)", "lag (seconds)")
         for projection in all_projections():
-            by_partition = container.read_store.partition_positions(projection.name)
-            for context in sorted(projection.contexts):
+            # what the metrics endpoint reports too (with Kafka: the furthest partition of each context)
+            for context, applied in applied_positions(container.read_store, projection).items():
                 head = logs[context].head()
-                # with Kafka, positions are per partition: the furthest one says how far the log is read
-                applied = max((v for (c, _), v in by_partition.items() if c == context), default=0)
                 lag_seconds = 0.0
                 if applied < head:
                     newest, done = logs[context].at(head), logs[context].at(applied)

@@ -8,6 +8,7 @@ else constructs infrastructure; everything else receives it from here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -20,8 +21,9 @@ from adapters.execution_feed import ExecutionLogFeed
 from adapters.jwt_keys import JWTConfig, load_jwt_config
 from adapters.kafka_execution_feed import KafkaExecutionFeed
 from adapters.kafka_projector import KafkaProjector
-from adapters.kafka_relay import Relay
+from adapters.kafka_relay import Relay, relay_position
 from adapters.persistence import event_store_env
+from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
 from adapters.projection_runner import EventLog, ProjectionRunner
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
@@ -199,6 +201,14 @@ class ProjectionService:
             self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
         self._thread = _Worker("projector", self.kafka.run if self.kafka else None)
 
+    @property
+    def counters(self) -> ProjectorCounters:
+        """What the projector counts, for the metrics endpoint."""
+        if self.kafka is not None:
+            return ProjectorCounters("kafka", self.kafka.received, self.kafka.applied)
+        assert self.runner is not None
+        return ProjectorCounters("event_store", self.runner.received, self.runner.projected)
+
     async def start(self) -> None:
         """Catch up and follow the logs (or the topics)."""
         if self.runner is not None:
@@ -228,6 +238,11 @@ class RelayService:
         )
         self._thread = _Worker("relay", self.relay.run)
 
+    @property
+    def counters(self) -> RelayCounters:
+        """What the relay counts, for the metrics endpoint."""
+        return RelayCounters(self.relay.published, self.relay.active)
+
     async def start(self) -> None:
         """Start relaying (waits in the background to become the active relay)."""
         self._thread.start()
@@ -235,6 +250,26 @@ class RelayService:
     async def stop(self) -> None:
         """Stop relaying; another relay takes over."""
         await asyncio.to_thread(self._thread.stop)
+
+
+def build_pipeline_metrics(
+    container: Container, relay: RelayService | None = None, projector: ProjectionService | None = None
+) -> PipelineMetrics:
+    """The pipeline's figures as this process sees them, with the counters of the services it runs."""
+    settings = container.settings
+    positions: Callable[[], dict[str, int]] | None = None
+    if settings.database_url and settings.kafka_bootstrap:
+        # the relay records its position in PostgreSQL, so any process can read it
+        positions = functools.partial(relay_position, settings.database_url)
+    return PipelineMetrics(
+        container.read_store,
+        all_projections(),
+        container.event_logs,
+        mode="embedded" if settings.embedded else "distributed",
+        relay_positions=positions,
+        relay=relay.counters if relay is not None else None,
+        projector=projector.counters if projector is not None else None,
+    )
 
 
 class _Worker:
@@ -273,3 +308,12 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_pipeline_metrics(request: Request) -> PipelineMetrics:
+    """FastAPI dependency: the running app's pipeline metrics (with its relay and projector counters)."""
+    metrics: PipelineMetrics = request.app.state.pipeline_metrics
+    return metrics
+
+
+PipelineMetricsDep = Annotated[PipelineMetrics, Depends(get_pipeline_metrics)]

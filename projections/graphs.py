@@ -24,6 +24,12 @@ GRAPHS = Table(
         Column("created_at", "timestamp", "When the graph was created."),
         Column("updated_at", "timestamp", "When the graph last changed."),
         Column("last_position", "int", "Position in the graphs log of the last event applied to this row."),
+        Column(
+            "change_count",
+            "int",
+            "Changes recorded for the graph: 1 for its creation, +1 per new version, activation or deletion "
+            "(equals the number of events of the graph, so a replay or a duplicate never inflates it).",
+        ),
     ),
     primary_key=("graph_id",),
     indexes=(("user_id",),),
@@ -65,9 +71,9 @@ class GraphsProjection(Projection):
                 content = data["content"]
                 tx.execute(
                     f"INSERT INTO {tx.t('graphs')} (graph_id, user_id, name, description, latest_version, "
-                    "active_version, node_count, link_count, is_deleted, created_at, updated_at, last_position) "
-                    "VALUES (:graph_id, :user_id, :name, :description, 1, 1, :nodes, :links, FALSE, "
-                    ":at, :at, :position) ON CONFLICT (graph_id) DO NOTHING",
+                    "active_version, node_count, link_count, is_deleted, created_at, updated_at, last_position, "
+                    "change_count) VALUES (:graph_id, :user_id, :name, :description, 1, 1, :nodes, :links, FALSE, "
+                    ":at, :at, :position, 1) ON CONFLICT (graph_id) DO NOTHING",
                     {
                         "graph_id": event.aggregate_id,
                         "user_id": data["user_id"],
@@ -84,7 +90,7 @@ class GraphsProjection(Projection):
                 self._version(tx, event, int(data["version"]), data["content"], owner)
                 tx.execute(
                     f"UPDATE {tx.t('graphs')} SET latest_version = :version, updated_at = :at, "
-                    "last_position = :position WHERE graph_id = :graph_id",
+                    "last_position = :position, change_count = change_count + 1 WHERE graph_id = :graph_id",
                     {
                         "version": data["version"],
                         "at": event.timestamp,
@@ -93,13 +99,13 @@ class GraphsProjection(Projection):
                     },
                 )
                 if data.get("activate", True):
-                    self._activate(tx, event, int(data["version"]))
+                    self._activate(tx, event, int(data["version"]), counts=False)
             elif event.type == "Graph.ActiveVersionChanged":
-                self._activate(tx, event, int(data["version"]))
+                self._activate(tx, event, int(data["version"]), counts=True)
             elif event.type == "Graph.Deleted":
                 tx.execute(
-                    f"UPDATE {tx.t('graphs')} SET is_deleted = TRUE, updated_at = :at, last_position = :position "
-                    "WHERE graph_id = :graph_id",
+                    f"UPDATE {tx.t('graphs')} SET is_deleted = TRUE, updated_at = :at, last_position = :position, "
+                    "change_count = change_count + 1 WHERE graph_id = :graph_id",
                     {"at": event.timestamp, "position": event.position, "graph_id": event.aggregate_id},
                 )
 
@@ -131,7 +137,8 @@ class GraphsProjection(Projection):
             },
         )
 
-    def _activate(self, tx: ReadModelTx, event: EventEnvelope, version: int) -> None:
+    def _activate(self, tx: ReadModelTx, event: EventEnvelope, version: int, *, counts: bool) -> None:
+        """Show ``version`` as the active one; ``counts`` when the activation is an event of its own."""
         row = tx.fetchone(
             f"SELECT name, description, node_count, link_count FROM {tx.t('graph_versions')} "
             "WHERE graph_id = :graph_id AND version = :version",
@@ -141,10 +148,11 @@ class GraphsProjection(Projection):
             return
         tx.execute(
             f"UPDATE {tx.t('graphs')} SET active_version = :version, name = :name, description = :description, "
-            "node_count = :node_count, link_count = :link_count, updated_at = :at, last_position = :position "
-            "WHERE graph_id = :graph_id",
+            "node_count = :node_count, link_count = :link_count, updated_at = :at, last_position = :position, "
+            "change_count = change_count + :counted WHERE graph_id = :graph_id",
             {
                 **row,
+                "counted": 1 if counts else 0,
                 "version": version,
                 "at": event.timestamp,
                 "position": event.position,

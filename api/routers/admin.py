@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from adapters.pipeline_metrics import PipelineSnapshot
 from api.auth import AdminUser
-from api.composition import ContainerDep
+from api.composition import ContainerDep, PipelineMetricsDep
 from api.consistency import GraphsConsistent
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -17,3 +18,15 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 def list_user_graphs(user_id: str, _: AdminUser, container: ContainerDep) -> list[dict[str, Any]]:
     """The active version of each of ``user_id``'s graphs; 403 for non-admins."""
     return container.graph_views.list_graphs(user_id)
+
+
+@router.get("/metrics/pipeline", summary="Event pipeline lag and throughput (admins only)")
+def pipeline_metrics(_: AdminUser, metrics: PipelineMetricsDep) -> PipelineSnapshot:
+    """Heads of the event stores, relay and projector lag against them, and this process's throughput.
+
+    Lag is counted in events against the event store, never Kafka's offsets.
+    The ``relay`` and ``projector`` sections describe the services this
+    process runs (null when it runs none); the positions come from the
+    databases, so they are the same whichever process answers. 403 for non-admins.
+    """
+    return metrics.snapshot()

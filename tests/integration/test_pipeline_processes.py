@@ -1,9 +1,11 @@
 """The distributed pipeline as real processes: relay + two projectors, PostgreSQL and Kafka.
 
 20,000 commands across 500 graph aggregates, with a relay killed (kill -9)
-mid-stream and restarted, and one of the two projectors killed; after
-quiescence the read models equal a rebuild from the event store row for
-row, and every aggregate's row reflects its last event (order kept).
+mid-stream and restarted, and one of the two projectors killed (kill -9)
+while PostgreSQL shows it inside a batch transaction; after quiescence the
+read models equal a rebuild from the event store row for row, every
+aggregate's row reflects its last event (order kept), and each graph's
+``change_count`` equals its number of events (none applied twice).
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from adapters.kafka_topics import ensure_topics, partition_for
@@ -106,6 +111,30 @@ def _run_commands(container: Container, graphs: list[Graph], start: int, stop: i
         list(pool.map(lambda stripe: [command(i) for i in stripe], stripes))
 
 
+def _kill_mid_transaction(dsn: str, role: Role, timeout: float = 120) -> None:
+    """kill -9 ``role`` while its read store holds a projection's lock, i.e. inside a batch transaction.
+
+    The projector takes ``pg_advisory_xact_lock`` first thing in each batch
+    transaction and keeps it until commit, so a granted advisory lock held
+    by one of its connections means a transaction is open right now.
+    """
+    name = f"agentgraph-read-{role.process.pid}"
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            inside = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                "WHERE a.application_name = %s AND l.locktype = 'advisory' AND l.granted",
+                (name,),
+            ).fetchone()
+            if inside and inside[0]:
+                role.kill()
+                return
+            assert role.process.poll() is None, "the projector exited by itself"
+            assert time.monotonic() < deadline, "never saw the projector inside a transaction"
+            time.sleep(0.001)
+
+
 def _wait_projected(container: Container, timeout: float) -> None:
     expected: dict[tuple[str, int], int] = {}
     for event in container.event_logs["graphs"].read(0, 10_000_000):
@@ -127,7 +156,7 @@ def _wait_projected(container: Container, timeout: float) -> None:
 
 
 def test_20000_commands_through_relay_and_two_projectors_survive_kills(
-    env: dict[str, str], container: Container, tmp_path: Path
+    env: dict[str, str], container: Container, tmp_path: Path, postgres_dsn: str
 ) -> None:
     # 500 aggregates (the first 500 commands)
     payload = GraphPayload.model_validate(calculator("g"))
@@ -142,8 +171,12 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
         relay.kill()  # mid-stream: its unacknowledged tail is published again
         _run_commands(container, graphs, 8_000, 12_000)
         relay.restart()
-        projectors[0].kill()  # the other projector takes its partitions
-        _run_commands(container, graphs, 12_000, COMMANDS)
+        load = threading.Thread(target=_run_commands, args=(container, graphs, 12_000, COMMANDS))
+        load.start()
+        try:  # under load, mid-transaction: the other projector takes its partitions
+            _kill_mid_transaction(postgres_dsn, projectors[0])
+        finally:
+            load.join()
         _wait_projected(container, timeout=240)
     finally:
         for role in [relay, *projectors]:
@@ -153,10 +186,14 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
     assert len(live["graphs"]) == AGGREGATES
     assert len(live["graph_versions"]) == COMMANDS  # 500 first versions + 19,500 new ones
     last_position: dict[str, int] = {}
+    events_of: Counter[str] = Counter()
     for event in container.event_logs["graphs"].read(0, 10_000_000):
         last_position[event.aggregate_id] = event.position
+        events_of[event.aggregate_id] += 1
     for row in live["graphs"]:  # each aggregate's row was last changed by its last event
         assert row["last_position"] == last_position[row["graph_id"]]
+    # every event applied exactly once: a duplicate would have counted twice
+    assert {row["graph_id"]: row["change_count"] for row in live["graphs"]} == dict(events_of)
     for projection in all_projections():
         if "graphs" in projection.contexts:
             container.read_store.rebuild(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
-from adapters.pipeline_metrics import Throughput, projector_lag, relay_lag
+from adapters.pipeline_metrics import PipelineMetrics, RelayCounters, Throughput, projector_lag, relay_lag
 from adapters.projection_runner import ProjectionRunner
+from adapters.settings import Settings
+from api.composition import build_container
+from domain.agent_format import GraphPayload
 from projections.registry import all_projections
+from tests.unit.api.graph_samples import calculator
 from tests.unit.engine.harness import INPUT, OUTPUT, link, node, start_platform
 
 
@@ -23,6 +28,7 @@ async def test_lag_is_head_minus_what_was_applied(tmp_path: Path) -> None:
         assert before["executions/executions"] == logs["executions"].head() > 0
         runner = ProjectionRunner(platform.container.read_store, all_projections(), logs)
         await asyncio.to_thread(runner.catch_up)
+        assert runner.received.total == logs["graphs"].head() + logs["executions"].head()
         after = projector_lag(platform.container.read_store, all_projections(), logs)
         assert set(after.values()) == {0}
         assert relay_lag({"graphs": logs["graphs"].head()}, logs) == {
@@ -37,3 +43,32 @@ def test_throughput_counts_batches() -> None:
     counter.add(30)
     assert (counter.total, counter.batches, counter.largest_batch, counter.average_batch) == (40, 2, 30, 20.0)
     assert counter.per_second > 0
+
+
+def test_a_snapshot_reports_the_relay_position_and_the_counters_of_this_process(tmp_path: Path) -> None:
+    container = build_container(Settings(AGENTGRAPH_DATA_DIR=tmp_path / "data"))
+    try:
+        container.graphs.create_graph("dora", GraphPayload.model_validate(calculator()))
+        container.graphs.create_graph("dora", GraphPayload.model_validate(calculator("Second")))
+        published, active = Throughput(), threading.Event()
+        published.add(1)
+        active.set()
+        metrics = PipelineMetrics(
+            container.read_store,
+            all_projections(),
+            container.event_logs,
+            mode="distributed",
+            relay_positions=lambda: {"graphs": 1},  # what the relay recorded; nothing of executions yet
+            relay=RelayCounters(published, active),
+        )
+
+        snapshot = metrics.snapshot()
+
+        assert snapshot.contexts["graphs"].model_dump() == {"head": 2, "relay_position": 1, "relay_lag": 1}
+        assert snapshot.contexts["executions"].model_dump() == {"head": 0, "relay_position": 0, "relay_lag": 0}
+        assert snapshot.projections["graphs"]["graphs"].model_dump() == {"applied": 0, "lag": 2}
+        assert snapshot.relay is not None and snapshot.relay.active
+        assert (snapshot.relay.published.events, snapshot.relay.published.largest_batch) == (1, 1)
+        assert snapshot.projector is None
+    finally:
+        container.close()
