@@ -13,6 +13,7 @@ SQLite keeps the read models in ``<data dir>/read.sqlite3``, attached as
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ import threading
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
+from pydantic_core import to_json
 
 from projections.base import Projection, Table
 from projections.envelope import EventEnvelope
@@ -87,6 +90,36 @@ class _Tx:
     def json(self, value: Any) -> Any:
         return self._store.json(value)
 
+    def upsert(self, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool = True) -> None:
+        if rows:
+            self._store.upsert(self._cursor, self.t(table.name), table, rows, replace=replace)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON with sorted keys; non-finite floats as the strings ``"Infinity"``, ``"-Infinity"``, ``"NaN"``."""
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    except ValueError:  # inf or nan somewhere: the rare slow path
+        return json.dumps(_finite(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _conflict_clause(table: Table, replace: bool) -> str:
+    keys = ", ".join(table.primary_key)
+    updates = ", ".join(f"{c.name} = excluded.{c.name}" for c in table.columns if c.name not in table.primary_key)
+    if replace and updates:
+        return f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+    return f"ON CONFLICT ({keys}) DO NOTHING"
+
 
 class ReadStore(ABC):
     """Where projections write and queries read."""
@@ -107,6 +140,10 @@ class ReadStore(ABC):
     @abstractmethod
     def json(self, value: Any) -> Any:
         """A value for a JSON column."""
+
+    @abstractmethod
+    def upsert(self, cursor: Any, name: str, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
+        """Bulk-write ``rows`` into the table called ``name`` (``ReadModelTx.upsert``)."""
 
     @abstractmethod
     @contextmanager
@@ -194,18 +231,24 @@ class ReadStore(ABC):
         with self.transaction() as tx:
             for projection in sorted(projections, key=lambda p: p.name):
                 self._lock_projection(tx, projection.name)
-            for context, partition, batch, last_offset in polled:
-                for projection in projections:
-                    if context not in projection.contexts:
-                        continue
-                    done = self._position(tx, projection.name, context, partition)
-                    fresh = [event for event in batch if event.position > done]
+            for projection in projections:
+                stored = self._partition_rows(tx, projection.name)
+                for context in sorted(projection.contexts):
+                    # one apply per context for the whole poll: an aggregate's events all sit in one
+                    # partition, in order, so joining partitions keeps every aggregate's order
+                    fresh: list[EventEnvelope] = []
+                    positions: list[tuple[int, int, int]] = []
+                    for group_context, partition, batch, last_offset in polled:
+                        if group_context != context or not batch:
+                            continue
+                        done = stored.get((context, partition), 0)
+                        fresh.extend(event for event in batch if event.position > done)
+                        positions.append((partition, max(done, batch[-1].position), last_offset))
                     if fresh:
                         projection.apply(fresh, tx)
                         applied += len(fresh)
-                    self._set_position(
-                        tx, projection.name, context, max(done, batch[-1].position), partition, last_offset
-                    )
+                    for partition, position, last_offset in positions:
+                        self._set_position(tx, projection.name, context, position, partition, last_offset)
         return applied
 
     def kafka_offset(self, projections: Sequence[Projection], context: str, partition: int) -> int | None:
@@ -273,11 +316,16 @@ class ReadStore(ABC):
         advance = progress or (lambda _: None)
         self.start_rebuild(projection)
         reached = dict.fromkeys(projection.contexts, 0)
-        for context in sorted(projection.contexts):
-            while batch := read(context, reached[context], batch_size):
-                self.apply_rebuild(projection, context, batch)
-                reached[context] = batch[-1].position
-                advance(len(batch))
+        # the next batch is read while the current one is written: the event store and the
+        # read-model database work at the same time (both release the GIL while they wait)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-read") as reader:
+            for context in sorted(projection.contexts):
+                upcoming = reader.submit(read, context, 0, batch_size)
+                while batch := upcoming.result():
+                    upcoming = reader.submit(read, context, batch[-1].position, batch_size)
+                    self.apply_rebuild(projection, context, batch)
+                    reached[context] = batch[-1].position
+                    advance(len(batch))
         with self.transaction(rebuild=True) as tx:
             self._lock_projection(tx, projection.name)
             live = self._partition_rows(tx, projection.name)
@@ -416,7 +464,19 @@ class SQLiteReadStore(ReadStore):
         return statement  # sqlite3 takes :name parameters as they are
 
     def json(self, value: Any) -> Any:
-        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return None if value is None else json_text(value)
+
+    def upsert(self, cursor: Any, name: str, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
+        columns = [c.name for c in table.columns]
+        encoded = [c.name for c in table.columns if c.kind == "json"]
+        cursor.executemany(
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            + _conflict_clause(table, replace),
+            [
+                tuple(json_text(row[c]) if c in encoded and row.get(c) is not None else row.get(c) for c in columns)
+                for row in rows
+            ],
+        )
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
@@ -476,7 +536,17 @@ class PostgresReadStore(ReadStore):
         return _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
 
     def json(self, value: Any) -> Any:
-        return None if value is None else Jsonb(value)
+        return None if value is None else Jsonb(value, dumps=_pg_json)
+
+    def upsert(self, cursor: Any, name: str, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
+        # one statement whatever the row count: a typed array per column (dumped in C, binary), unnested
+        arrays = [_pg_array(column.kind, [row.get(column.name) for row in rows]) for column in table.columns]
+        selects = ", ".join(f"%b::{_PG_ARRAY_CASTS[column.kind]}" for column in table.columns)
+        columns = ", ".join(column.name for column in table.columns)
+        cursor.execute(
+            f"INSERT INTO {name} ({columns}) SELECT * FROM unnest({selects}) {_conflict_clause(table, replace)}",
+            arrays,
+        )
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
@@ -510,6 +580,33 @@ class PostgresReadStore(ReadStore):
 
     def close(self) -> None:
         self._pool.close()
+
+
+_PG_ARRAY_CASTS = {
+    "text": "text[]",
+    "int": "bigint[]",
+    "float": "float8[]",
+    "bool": "bool[]",
+    "json": "text[]::jsonb[]",
+    "timestamp": "text[]::timestamptz[]",
+}
+
+
+def _pg_json(value: Any) -> bytes:
+    return to_json(value, inf_nan_mode="strings", fallback=str)
+
+
+def _pg_array(kind: str, values: list[Any]) -> list[Any]:
+    """Values of one column, each coerced to the column's type (psycopg dumps a list as one array)."""
+    if kind == "json":
+        return [None if v is None else to_json(v, inf_nan_mode="strings", fallback=str).decode() for v in values]
+    if kind in ("text", "timestamp"):
+        return [None if v is None else str(v) for v in values]
+    if kind == "float":
+        return [None if v is None else float(v) for v in values]
+    if kind == "int":
+        return [None if v is None else int(v) for v in values]
+    return [None if v is None else bool(v) for v in values]
 
 
 def _literal(text: str) -> str:

@@ -49,13 +49,7 @@ class AuditProjection(Projection):
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         creators: dict[str, str] = {}  # graphs created in this batch (their rows are not written yet)
         rows = [row for event in batch if (row := self._row(event, tx, creators)) is not None]
-        if rows:
-            tx.executemany(
-                f"INSERT INTO {tx.t('audit_log')} (event_id, at, actor, action, resource_type, resource_id, "
-                "context, position, details) VALUES (:event_id, :at, :actor, :action, :resource_type, "
-                ":resource_id, :context, :position, :details) ON CONFLICT (event_id) DO NOTHING",
-                rows,
-            )
+        tx.upsert(AUDIT_LOG, rows, replace=False)  # a replayed event keeps its row
 
     def _row(self, event: EventEnvelope, tx: ReadModelTx, creators: dict[str, str]) -> dict[str, Any] | None:
         data = event.data
@@ -94,7 +88,7 @@ class AuditProjection(Projection):
             "resource_id": resource_id,
             "context": event.context,
             "position": event.position,
-            "details": tx.json(details),
+            "details": details,
         }
 
     def _creator(self, tx: ReadModelTx, graph_id: str) -> str:

@@ -352,17 +352,9 @@ class _UnitOfWork:
 
     def write(self) -> None:
         tx = self.tx
-        if self.runs:
-            columns = [c.name for c in EXECUTIONS.columns]
-            tx.executemany(_upsert(tx, EXECUTIONS), [_row(tx, run, columns, _RUN_JSON) for run in self.runs.values()])
-        if self.nodes:
-            columns = [c.name for c in NODE_EXECUTIONS.columns]
-            tx.executemany(
-                _upsert(tx, NODE_EXECUTIONS),
-                [_row(tx, node, columns, _NODE_JSON) for node in self.nodes.values()],
-            )
-        if self.blocks:
-            tx.executemany(_upsert(tx, BLOCK_USAGE), list(self.blocks.values()))
+        tx.upsert(EXECUTIONS, list(self.runs.values()))
+        tx.upsert(NODE_EXECUTIONS, list(self.nodes.values()))
+        tx.upsert(BLOCK_USAGE, list(self.blocks.values()))
         for graph_id in sorted(self.touched_graphs):
             self._graph_stats(graph_id)
         for user_id in sorted(self.touched_users):
@@ -391,21 +383,25 @@ class _UnitOfWork:
             )
         ]
         ended = int(totals["completed"] or 0) + int(totals["failed"] or 0) + int(totals["terminated"] or 0)
-        tx.execute(
-            _upsert(tx, GRAPH_STATS),
-            {
-                "graph_id": graph_id,
-                "user_id": totals["user_id"],
-                "runs": int(totals["runs"]),
-                "completed": int(totals["completed"] or 0),
-                "failed": int(totals["failed"] or 0),
-                "terminated": int(totals["terminated"] or 0),
-                "success_rate": (int(totals["completed"] or 0) / ended) if ended else None,
-                "avg_duration_seconds": float(totals["avg_duration"]) if totals["avg_duration"] is not None else None,
-                "p95_duration_seconds": _nearest_rank(durations, 0.95),
-                "last_run_at": totals["last_run_at"],
-                "total_cost": float(totals["total_cost"] or 0),
-            },
+        tx.upsert(
+            GRAPH_STATS,
+            [
+                {
+                    "graph_id": graph_id,
+                    "user_id": totals["user_id"],
+                    "runs": int(totals["runs"]),
+                    "completed": int(totals["completed"] or 0),
+                    "failed": int(totals["failed"] or 0),
+                    "terminated": int(totals["terminated"] or 0),
+                    "success_rate": (int(totals["completed"] or 0) / ended) if ended else None,
+                    "avg_duration_seconds": float(totals["avg_duration"])
+                    if totals["avg_duration"] is not None
+                    else None,
+                    "p95_duration_seconds": _nearest_rank(durations, 0.95),
+                    "last_run_at": totals["last_run_at"],
+                    "total_cost": float(totals["total_cost"] or 0),
+                }
+            ],
         )
 
     def _user_stats(self, user_id: str) -> None:
@@ -422,19 +418,21 @@ class _UnitOfWork:
         )
         if not totals or not totals["runs"]:
             return
-        tx.execute(
-            _upsert(tx, USER_STATS),
-            {
-                "user_id": user_id,
-                "runs": int(totals["runs"]),
-                "completed": int(totals["completed"] or 0),
-                "failed": int(totals["failed"] or 0),
-                "terminated": int(totals["terminated"] or 0),
-                "node_executions": int(totals["node_executions"]),
-                "node_errors": int(totals["node_errors"]),
-                "total_cost": float(totals["total_cost"]),
-                "last_run_at": totals["last_run_at"],
-            },
+        tx.upsert(
+            USER_STATS,
+            [
+                {
+                    "user_id": user_id,
+                    "runs": int(totals["runs"]),
+                    "completed": int(totals["completed"] or 0),
+                    "failed": int(totals["failed"] or 0),
+                    "terminated": int(totals["terminated"] or 0),
+                    "node_executions": int(totals["node_executions"]),
+                    "node_errors": int(totals["node_errors"]),
+                    "total_cost": float(totals["total_cost"]),
+                    "last_run_at": totals["last_run_at"],
+                }
+            ],
         )
 
 
@@ -443,17 +441,3 @@ def _nearest_rank(sorted_values: list[float], fraction: float) -> float | None:
         return None
     rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))  # ceil(fraction * n)
     return float(sorted_values[min(rank, len(sorted_values)) - 1])
-
-
-def _row(tx: ReadModelTx, row: dict[str, Any], columns: list[str], json_columns: tuple[str, ...]) -> dict[str, Any]:
-    return {c: tx.json(row.get(c)) if c in json_columns else row.get(c) for c in columns}
-
-
-def _upsert(tx: ReadModelTx, table: Table) -> str:
-    columns = [c.name for c in table.columns]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.primary_key)
-    return (
-        f"INSERT INTO {tx.t(table.name)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(':' + c for c in columns)}) "
-        f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {updates}"
-    )

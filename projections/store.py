@@ -5,13 +5,22 @@ through ``tx.t(name)`` (``read.<name>``: a schema in PostgreSQL, an attached
 database in SQLite; shadow tables during a rebuild),
 parameters are ``:name`` placeholders, upserts use ``ON CONFLICT``. JSON
 values are passed through ``tx.json(value)`` so each database stores them in
-its own JSON type.
+its own JSON type. Many rows at once go through ``tx.upsert(table, rows)``,
+which each database turns into its fastest bulk write (one ``unnest``
+statement on PostgreSQL).
+
+Non-finite floats (a division by zero's ``inf``) are stored in JSON as the
+strings ``"Infinity"``, ``"-Infinity"`` and ``"NaN"``: JSON has no such
+numbers (PostgreSQL refuses them), and the API writes them the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from projections.base import Table
 
 
 class ReadModelTx(Protocol):
@@ -42,4 +51,12 @@ class ReadModelTx(Protocol):
 
     def json(self, value: Any) -> Any:
         """``value`` ready to be stored in a JSON column."""
+        ...
+
+    def upsert(self, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool = True) -> None:
+        """Write ``rows`` (plain values, JSON columns as Python objects) into ``table`` in one statement.
+
+        A row whose primary key exists replaces it (``replace``) or is
+        skipped (``replace=False``). The rows' primary keys must be distinct.
+        """
         ...

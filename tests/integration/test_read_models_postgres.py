@@ -65,3 +65,31 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
     }
     assert all(comment for _, comment in tables)
     assert undocumented_columns == []
+
+
+async def test_infinite_outputs_are_stored_and_do_not_stall_the_projector(postgres_dsn: str, tmp_path: Path) -> None:
+    """A division by zero yields inf, which JSON (and jsonb) cannot hold: it is stored as "Infinity"."""
+    from tests.unit.engine.harness import CALCULATOR, INPUT, OUTPUT, link, node
+
+    async for platform in start_platform(tmp_path, settings=_settings(postgres_dsn, tmp_path)):
+        divider = platform.add_graph(
+            [
+                node("in", INPUT, name="x"),
+                node("calc", CALCULATOR, operation="Divide", b=0),
+                node("out", OUTPUT, name="y"),
+            ],
+            [link("in", "result", "calc", "a"), link("calc", "result", "out", "value")],
+            name="divider",
+        )
+        first = await platform.run(divider, {"x": 1})
+        second = await platform.run(divider, {"x": -1})
+        await _caught_up(platform)
+        views = platform.container.run_views
+        assert views.get_run(platform.user, str(first.id))["outputs"] == {"y": ["Infinity"]}
+        assert views.get_run(platform.user, str(second.id))["outputs"] == {
+            "y": ["Infinity"]
+        }  # AutoGPT: x / 0 is inf whatever the sign
+        live = _snapshot(platform)
+        for projection in all_projections():
+            platform.container.read_store.rebuild(projection, reader(platform.container.event_logs))
+        assert _snapshot(platform) == live
