@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from pydantic_core import to_json
 
+from adapters.kafka_topics import partition_for
 from projections.base import Projection, Table
 from projections.envelope import EventEnvelope
 
@@ -300,7 +301,7 @@ class ReadStore(ABC):
         read: Callable[[str, int, int], list[EventEnvelope]],
         progress: Callable[[int], None] | None = None,
         batch_size: int = 2000,
-        partition_of: Callable[[EventEnvelope], int] | None = None,
+        kafka_partitions: int | None = None,
     ) -> dict[str, int]:
         """Replay the event store into shadow tables, then swap them in atomically.
 
@@ -308,10 +309,12 @@ class ReadStore(ABC):
         order. The live projector keeps applying batches meanwhile; at the
         end, under the projection's lock, the shadow tables catch up with the
         live positions (per Kafka partition when the live projector consumes
-        Kafka: ``partition_of`` tells an event's partition) and replace the
-        live tables in one transaction, so readers never see a half-built
-        table and the live projector carries on from its positions. Returns
-        the positions the rebuilt tables reached.
+        Kafka: pass the topics' ``kafka_partitions``) and replace the live
+        tables in one transaction, so readers never see a half-built table and
+        the live projector carries on from its positions. With Kafka, every
+        partition gets a position, also those no live projector has consumed
+        yet, so a projector starting on them later skips what the rebuild
+        already holds. Returns the positions the rebuilt tables reached.
         """
         advance = progress or (lambda _: None)
         self.start_rebuild(projection)
@@ -338,15 +341,17 @@ class ReadStore(ABC):
                     if not batch:
                         break
                     cursor = batch[-1].position
-                    wanted = [e for e in batch if e.position <= self._live_limit(ours, context, e, partition_of)]
+                    wanted = [e for e in batch if e.position <= self._live_limit(ours, context, e, kafka_partitions)]
                     if wanted:
                         projection.apply(wanted, tx)
                         advance(len(wanted))
                 # every event up to reached[context] is in the shadow tables, and the live ones past it too
-                for (ctx, partition), position in ours.items():
-                    self._set_position(tx, projection.name, ctx, max(position, reached[context]), partition)
-                if not ours:
-                    self._set_position(tx, projection.name, context, reached[context])
+                keys = set(ours)
+                if kafka_partitions:
+                    keys |= {(context, partition) for partition in range(kafka_partitions)}
+                for ctx, partition in sorted(keys) or [(context, LIVE_PARTITION)]:
+                    position = max(ours.get((ctx, partition), 0), reached[context])
+                    self._set_position(tx, projection.name, ctx, position, partition)
                 reached[context] = max(reached[context], target)
             for table in projection.tables:
                 tx.execute(f"DROP TABLE {SCHEMA}.{table.name}")
@@ -362,12 +367,12 @@ class ReadStore(ABC):
         ours: dict[tuple[str, int], int],
         context: str,
         event: EventEnvelope,
-        partition_of: Callable[[EventEnvelope], int] | None,
+        kafka_partitions: int | None,
     ) -> int:
         """Up to which position the live tables hold events of ``event``'s partition."""
         if (context, LIVE_PARTITION) in ours:
             return ours[(context, LIVE_PARTITION)]
-        partition = partition_of(event) if partition_of else LIVE_PARTITION
+        partition = partition_for(event.routing_key, kafka_partitions) if kafka_partitions else LIVE_PARTITION
         return ours.get((context, partition), 0)
 
     # -- helpers ----------------------------------------------------------------

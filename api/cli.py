@@ -296,7 +296,9 @@ def projections_rebuild(
                 def advance(count: int, task: TaskID = task) -> None:
                     progress.advance(task, count)
 
-                container.read_store.rebuild(projection, read, advance)
+                # with Kafka the live projector keeps a position per partition: the swap honours each
+                partitions = container.settings.kafka_partitions if container.settings.kafka_bootstrap else None
+                container.read_store.rebuild(projection, read, advance, kafka_partitions=partitions)
                 progress.update(task, completed=max(total, 1))
         console.print(f"rebuilt {', '.join(p.name for p in chosen)}")
     finally:

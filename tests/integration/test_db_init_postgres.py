@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -9,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from tests.unit.api.graph_samples import calculator
 
 pytestmark = pytest.mark.integration
 
@@ -37,3 +39,23 @@ def test_workers_refuse_to_start_before_db_init_and_init_is_idempotent(postgres_
 
     status = runner.invoke(app, ["projections", "status"], env=env)
     assert status.exit_code == 0 and "executions" in status.output
+
+    # rebuild and status against PostgreSQL: an imported graph shows up, and the lag is 0
+    export = tmp_path / "calc.json"
+    export.write_text(json.dumps(calculator("Rebuilt")))
+    imported = runner.invoke(app, ["agents", "import", str(export), "--user", "erin"], env=env)
+    assert imported.exit_code == 0, imported.output
+    behind = runner.invoke(app, ["projections", "status"], env=env)
+    assert _row(behind.output, "graphs") == ["graphs", "graphs", "0", "1", "1"]
+    rebuilt = runner.invoke(app, ["projections", "rebuild", "graphs"], env=env)
+    assert rebuilt.exit_code == 0 and "rebuilt graphs" in rebuilt.output, rebuilt.output
+    after = runner.invoke(app, ["projections", "status"], env=env)
+    assert _row(after.output, "graphs") == ["graphs", "graphs", "1", "1", "0"]
+    with psycopg.connect(postgres_dsn) as conn:
+        assert conn.execute("SELECT name, user_id FROM read.graphs").fetchall() == [("Rebuilt", "erin")]
+
+
+def _row(table: str, projection: str) -> list[str]:
+    """The first five cells of ``projection``'s row in the status table."""
+    line = next(line for line in table.splitlines() if line.startswith(f"│ {projection} "))
+    return [cell.strip() for cell in line.strip("│").split("│")][:5]

@@ -111,6 +111,6 @@ def test_ten_seconds_without_kafka_loses_nothing(container: Container, broker: t
     container.read_store.rebuild(
         projection_named("graphs"),
         reader(container.event_logs),
-        partition_of=lambda e: partition_for(e.routing_key, PARTITIONS),
+        kafka_partitions=PARTITIONS,
     )
     assert container.read_store.rows("graphs", "graph_id") == live

@@ -184,7 +184,7 @@ def test_projector_builds_read_models_equal_to_a_rebuild(container: Container) -
             container.read_store.rebuild(
                 projection,
                 reader(container.event_logs),
-                partition_of=lambda e: partition_for(e.routing_key, PARTITIONS),
+                kafka_partitions=PARTITIONS,
             )
         assert _snapshot(container) == live
         # and it carries on after the swap

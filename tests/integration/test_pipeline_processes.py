@@ -199,7 +199,7 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
             container.read_store.rebuild(
                 projection,
                 reader(container.event_logs),
-                partition_of=lambda e: partition_for(e.routing_key, PARTITIONS),
+                kafka_partitions=PARTITIONS,
             )
     rebuilt = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
     assert rebuilt == live
