@@ -92,6 +92,7 @@ class Relay:
         producer = KafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
+            enable_idempotence=True,  # broker-side dedup of the producer's own retries (explicit: fail if refused)
             linger_ms=5,
             retries=5,
             max_block_ms=10000,
@@ -107,6 +108,9 @@ class Relay:
                 )
         try:
             with psycopg.connect(self.dsn, autocommit=True) as conn:
+                # if this process dies while its position write waits on a lock, PostgreSQL drops the
+                # write within a second instead of applying it for a client that is gone
+                conn.execute("SET client_connection_check_interval = 1000")
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (context TEXT PRIMARY KEY, position BIGINT NOT NULL)"
                 )

@@ -1,7 +1,9 @@
 """The distributed pipeline as real processes: relay + two projectors, PostgreSQL and Kafka.
 
-20,000 commands across 500 graph aggregates, with a relay killed (kill -9)
-mid-stream and restarted, and one of the two projectors killed (kill -9)
+20,000 commands across 500 graph aggregates, with the relay killed (kill -9)
+mid-batch (Kafka acknowledged a batch whose position it had not recorded)
+and restarted after 4,000 more commands, and one of the two projectors
+killed (kill -9)
 while PostgreSQL shows it inside a batch transaction; after quiescence the
 read models equal a rebuild from the event store row for row, every
 aggregate's row reflects its last event (order kept), and each graph's
@@ -135,6 +137,77 @@ def _kill_mid_transaction(dsn: str, role: Role, timeout: float = 120) -> None:
             time.sleep(0.001)
 
 
+def _kill_mid_batch(dsn: str, role: Role, timeout: float = 120) -> int:
+    """kill -9 the relay after Kafka acknowledged a batch and before its position is recorded.
+
+    The test holds a lock on the relay's positions table, so the relay's
+    next position write (which follows Kafka's acknowledgement) waits; once
+    PostgreSQL shows it waiting, the relay is killed, its connection dies
+    with it, and the lock is released. Returns the position it had recorded.
+    """
+    from adapters.kafka_relay import POSITIONS_TABLE, relay_position
+
+    deadline = time.monotonic() + timeout
+    while not relay_position(dsn).get("graphs"):  # publishing
+        assert role.process.poll() is None and time.monotonic() < deadline, "the relay never published"
+        time.sleep(0.05)
+    with psycopg.connect(dsn) as blocker, psycopg.connect(dsn, autocommit=True) as watcher:
+        blocker.execute(f"LOCK TABLE {POSITIONS_TABLE} IN EXCLUSIVE MODE")  # reads pass, writes wait
+        recorded = relay_position(dsn)["graphs"]
+        waiting = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+        while not (pids := [pid for (pid,) in watcher.execute(waiting, (f"INSERT INTO {POSITIONS_TABLE}%",))]):
+            assert role.process.poll() is None and time.monotonic() < deadline, "the relay never got to record"
+            time.sleep(0.002)
+        role.kill()
+        gone = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+        while (watcher.execute(gone, (pids,)).fetchone() or (0,))[0]:
+            assert time.monotonic() < deadline, "the dead relay's connection lingers"
+            time.sleep(0.05)
+        blocker.rollback()
+    assert relay_position(dsn)["graphs"] == recorded, "the dead relay's position write went through"
+    return recorded
+
+
+def _load(container: Container, graphs: list[Graph], start: int, at_least: int, until: threading.Event) -> int:
+    """Commands from ``start``, in chunks, until ``until`` is set and ``at_least`` is reached: returns the next one."""
+    i = start
+    while i < at_least or not until.is_set():
+        _run_commands(container, graphs, i, i + 250)
+        i += 250
+    return i
+
+
+class _TopicReader:
+    """Every record of a topic, duplicates included, read incrementally by their ``position`` header.
+
+    The test broker's end offsets are not to be trusted, so "everything" means
+    until the topic stays quiet for a few polls (and holds what is expected).
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.positions: list[int] = []
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        self._consumer.assign(partitions)
+        self._consumer.seek_to_beginning(*partitions)
+
+    def read(self, expected: set[int] | None = None, quiet_polls: int = 3) -> list[int]:
+        deadline = time.monotonic() + 120
+        quiet = 0
+        while quiet < quiet_polls or not (expected or set()) <= set(self.positions):
+            assert time.monotonic() < deadline, "the topic does not hold every event"
+            polled = self._consumer.poll(timeout_ms=100, max_records=5000)
+            quiet = 0 if polled else quiet + 1
+            for records in polled.values():
+                self.positions.extend(int(dict(r.headers)["position"]) for r in records)
+        return self.positions
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
 def _wait_projected(container: Container, timeout: float) -> None:
     expected: dict[tuple[str, int], int] = {}
     for event in container.event_logs["graphs"].read(0, 10_000_000):
@@ -164,14 +237,22 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
     for graph in graphs:
         container.graphs.save(graph)
 
+    topic = _TopicReader(env["AGENTGRAPH_KAFKA_BOOTSTRAP"], f"{env['AGENTGRAPH_KAFKA_TOPIC_PREFIX']}.graphs")
     relay = Role("relay", env, tmp_path / "relay.log")
     projectors = [Role("projector", env, tmp_path / f"projector-{n}.log") for n in range(2)]
     try:
-        _run_commands(container, graphs, AGGREGATES, 8_000)
-        relay.kill()  # mid-stream: its unacknowledged tail is published again
-        _run_commands(container, graphs, 8_000, 12_000)
+        killed = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            phase = loader.submit(_load, container, graphs, AGGREGATES, 8_000, killed)
+            try:  # under load, mid-batch: its unrecorded tail is published again after the restart
+                recorded = _kill_mid_batch(postgres_dsn, relay)
+            finally:
+                killed.set()
+            reached = phase.result()
+        assert reached + 4_000 < COMMANDS, f"the relay took until command {reached} to be caught mid-batch"
+        _run_commands(container, graphs, reached, reached + 4_000)  # no relay runs: commands are still accepted
         relay.restart()
-        load = threading.Thread(target=_run_commands, args=(container, graphs, 12_000, COMMANDS))
+        load = threading.Thread(target=_run_commands, args=(container, graphs, reached + 4_000, COMMANDS))
         load.start()
         try:  # under load, mid-transaction: the other projector takes its partitions
             _kill_mid_transaction(postgres_dsn, projectors[0])
@@ -181,6 +262,16 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
     finally:
         for role in [relay, *projectors]:
             role.stop()
+    try:
+        published = topic.read(expected={e.position for e in container.event_logs["graphs"].read(0, 10_000_000)})
+    finally:
+        topic.close()
+
+    # nothing missing in Kafka; the relay's kill left duplicates there (it was mid-batch), absorbed below
+    stored = {event.position for event in container.event_logs["graphs"].read(0, 10_000_000)}
+    assert set(published) == stored
+    twice = {position for position, count in Counter(published).items() if count > 1}
+    assert twice and min(twice) > recorded  # the killed relay's acknowledged but unrecorded batch, sent again
 
     live = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
     assert len(live["graphs"]) == AGGREGATES
