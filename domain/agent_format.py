@@ -18,6 +18,7 @@ reachable through AgentExecutorBlock nodes, which the engine issue adds.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -29,6 +30,7 @@ from domain.graph_schema import graph_input_schema, graph_output_schema
 from domain.graph_validation import BlockLookup
 
 SECRET_NAME_MARKERS = ("credentials", "api_key", "password", "token", "secret")
+_SECRET_NAME = re.compile("|".join(re.escape(marker) for marker in SECRET_NAME_MARKERS), re.IGNORECASE)
 _CREDENTIALS_REFERENCE_KEYS = {"id", "provider", "type", "title"}
 
 
@@ -140,8 +142,7 @@ def content_from_payload(payload: GraphPayload, *, fresh_ids: bool) -> GraphCont
 def _looks_secret(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return False
-    lowered = name.lower()
-    if not any(marker in lowered for marker in SECRET_NAME_MARKERS):
+    if _SECRET_NAME.search(name) is None:
         return False
     # a credentials reference ({id, provider, type, title}) names a secret, it is not one
     return not (isinstance(value, dict) and set(value) <= _CREDENTIALS_REFERENCE_KEYS)
@@ -161,10 +162,7 @@ def strip_secrets(content: GraphContent, lookup: BlockLookup) -> GraphContent:
     nodes: list[Node] = []
     for node in content.nodes:
         block = lookup(node.block_id)
-        secret_fields: set[str] = set()
-        if block is not None:
-            props = block.Input.jsonschema().get("properties", {})
-            secret_fields = {name for name, prop in props.items() if prop.get("secret")}
+        secret_fields = set(block.Input.secret_field_names()) if block is not None else set()
         values = _strip(node.input_default, secret_fields)
         if block is not None and block.block_type == BlockType.INPUT and values.get("secret") is True:
             values.pop("value", None)

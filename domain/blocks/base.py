@@ -108,6 +108,7 @@ def SchemaField(  # noqa: N802 - reads like pydantic's Field, on purpose
 
 
 _SCHEMA_CACHE: dict[type[BaseModel], dict[str, Any]] = {}
+_SECRETS_CACHE: dict[type[BaseModel], frozenset[str]] = {}
 
 
 class BlockSchema(BaseModel):
@@ -130,6 +131,17 @@ class BlockSchema(BaseModel):
             cached.setdefault("required", [])
             _SCHEMA_CACHE[cls] = cached
         return copy.deepcopy(cached)
+
+    @classmethod
+    def secret_field_names(cls) -> frozenset[str]:
+        """Pins whose JSON Schema says ``secret`` (cached: no copy of the schema per call)."""
+        found = _SECRETS_CACHE.get(cls)
+        if found is None:
+            cls.jsonschema()  # fills the schema cache
+            properties = _SCHEMA_CACHE[cls].get("properties", {})
+            found = frozenset(name for name, prop in properties.items() if prop.get("secret"))
+            _SECRETS_CACHE[cls] = found
+        return found
 
     @classmethod
     def field_names(cls) -> set[str]:
