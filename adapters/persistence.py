@@ -22,7 +22,7 @@ TRANSCODER = get_topic(PlainJSONTranscoder)
 """Every context stores events as plain JSON (see adapters.event_transcoder)."""
 
 
-def postgres_env(database_url: str, *, create_table: bool = True) -> dict[str, str]:
+def postgres_env(database_url: str, *, create_table: bool = True, pool_size: int | None = None) -> dict[str, str]:
     """eventsourcing's PostgreSQL settings from a libpq DSN or URL."""
     params = conninfo_to_dict(database_url)
     env = {
@@ -40,6 +40,8 @@ def postgres_env(database_url: str, *, create_table: bool = True) -> dict[str, s
         "APPLICATION_RECORDER_TOPIC": get_topic(ArrayInsertPostgresApplicationRecorder),
         "TRANSCODER_TOPIC": TRANSCODER,
     }
+    if pool_size is not None:
+        env["POSTGRES_POOL_SIZE"] = str(pool_size)  # connections kept open (more are opened on demand)
     options = params.get("options")
     if options and "search_path=" in str(options):
         env["POSTGRES_SCHEMA"] = str(options).split("search_path=")[-1].split()[0]
@@ -59,8 +61,10 @@ def sqlite_env(data_dir: Path, context: str, *, create_table: bool = True) -> di
     }
 
 
-def event_store_env(settings: Settings, context: str, *, create_table: bool = True) -> dict[str, str]:
+def event_store_env(
+    settings: Settings, context: str, *, create_table: bool = True, pool_size: int | None = None
+) -> dict[str, str]:
     """The environment for the ``context`` application under ``settings``."""
     if settings.database_url:
-        return postgres_env(settings.database_url, create_table=create_table)
+        return postgres_env(settings.database_url, create_table=create_table, pool_size=pool_size)
     return sqlite_env(settings.data_dir, context, create_table=create_table)

@@ -12,9 +12,11 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
+from uuid import UUID
 
+from eventsourcing.application import Application
 from fastapi import Depends, Request
 
 from adapters.execution_feed import ExecutionLogFeed
@@ -28,6 +30,7 @@ from adapters.projection_runner import EventLog, ProjectionRunner
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
 from application.agent_block import AgentExecutorBlock
+from application.contexts import LATER_CONTEXTS
 from application.executions import ExecutionsApplication
 from application.executor import Executor, ExecutorConfig
 from application.graphs import GraphsApplication
@@ -47,6 +50,8 @@ class Container:
     executions: ExecutionsApplication
     jwt: JWTConfig
     read_store: ReadStore
+    later_contexts: dict[str, Application[UUID]] = field(default_factory=dict)
+    """accounts, store, schedules: their event stores exist, their aggregates come later."""
 
     @property
     def graph_views(self) -> GraphViews:
@@ -61,12 +66,16 @@ class Container:
     @property
     def event_logs(self) -> dict[str, EventLog]:
         """Each bounded context's log, by context name."""
-        return {"graphs": EventLog("graphs", self.graphs), "executions": EventLog("executions", self.executions)}
+        logs = {"graphs": EventLog("graphs", self.graphs), "executions": EventLog("executions", self.executions)}
+        logs.update({context: EventLog(context, app) for context, app in self.later_contexts.items()})
+        return logs
 
     def close(self) -> None:
         """Release database connections."""
         self.graphs.close()
         self.executions.close()
+        for app in self.later_contexts.values():
+            app.close()
         self.read_store.close()
 
 
@@ -88,6 +97,11 @@ def build_container(
         executions=ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables)),
         jwt=load_jwt_config(settings),
         read_store=build_read_store(settings, create_tables=create_tables),
+        # nothing writes to these yet: one pooled connection each is plenty
+        later_contexts={
+            context: app_class(event_store_env(settings, context, create_table=create_tables, pool_size=1))
+            for context, app_class in LATER_CONTEXTS.items()
+        },
     )
 
 

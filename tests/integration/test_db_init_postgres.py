@@ -34,7 +34,8 @@ def test_workers_refuse_to_start_before_db_init_and_init_is_idempotent(postgres_
         initialised = runner.invoke(app, ["db", "init"], env=env)
         assert initialised.exit_code == 0, initialised.output
     with psycopg.connect(postgres_dsn) as conn:
-        for table in ("graphs_events", "executions_events", "read.executions", "read.audit_log"):
+        tables = ("graphs_events", "executions_events", "accounts_events", "store_events", "schedules_events")
+        for table in (*tables, "read.executions", "read.audit_log"):
             assert conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,), table
 
     status = runner.invoke(app, ["projections", "status"], env=env)

@@ -122,3 +122,27 @@ def test_the_relay_role_needs_kafka(data_dir: Path) -> None:
     result = runner.invoke(app, ["serve", "--role", "relay"], env={"COLUMNS": "200"})
     assert result.exit_code == 2
     assert "the relay needs" in result.output
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [("scheduler", "the scheduler role comes with schedules"), ("api,cook", "unknown role(s) cook")],
+)
+def test_roles_this_build_cannot_run_are_refused(data_dir: Path, roles: str, message: str) -> None:
+    result = runner.invoke(app, ["serve", "--role", roles], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_every_bounded_context_has_its_own_event_store(data_dir: Path) -> None:
+    assert runner.invoke(app, ["db", "init"]).exit_code == 0
+    assert sorted(p.name for p in data_dir.glob("*.sqlite3")) == [
+        "accounts.sqlite3",
+        "executions.sqlite3",
+        "graphs.sqlite3",
+        "read.sqlite3",
+        "schedules.sqlite3",
+        "store.sqlite3",
+    ]
+    status = runner.invoke(app, ["projections", "status"], env={"COLUMNS": "200"})
+    assert status.exit_code == 0, status.output

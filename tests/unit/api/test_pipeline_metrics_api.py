@@ -53,8 +53,9 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
 
     assert body["mode"] == "embedded"
     heads = {context: figures["head"] for context, figures in body["contexts"].items()}
-    assert set(heads) == {"graphs", "executions"}
+    assert set(heads) == {"graphs", "executions", "accounts", "store", "schedules"}
     assert heads["graphs"] > 0 and heads["executions"] > 0
+    assert heads["accounts"] == heads["store"] == heads["schedules"] == 0  # no aggregates there yet
     # embedded: no Kafka, so no relay anywhere
     assert body["relay"] is None
     for figures in body["contexts"].values():

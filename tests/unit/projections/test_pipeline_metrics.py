@@ -34,6 +34,9 @@ async def test_lag_is_head_minus_what_was_applied(tmp_path: Path) -> None:
         assert relay_lag({"graphs": logs["graphs"].head()}, logs) == {
             "graphs": 0,
             "executions": logs["executions"].head(),
+            "accounts": 0,
+            "store": 0,
+            "schedules": 0,
         }
 
 

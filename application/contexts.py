@@ -1,0 +1,41 @@
+"""The bounded contexts whose aggregates arrive with later issues: accounts, store, schedules.
+
+Each already is an eventsourcing Application of its own, with its own events
+table (``accounts_events`` ... in PostgreSQL, ``accounts.sqlite3`` ...
+embedded, made by ``agentgraph db init``), its notification log, its Kafka
+topic (``<prefix>.accounts`` ...) and its relay position. Their logs stay
+empty until their aggregates exist (credits come with the accounts issue,
+listings with the store issue, cron triggers with the schedules issue);
+adding those changes no infrastructure: the relay, the projector and the
+rebuild already follow every context's log.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+
+class AccountsApplication(Application[UUID]):
+    """Users' credit accounts (balances, top-ups, charges for runs)."""
+
+    name = "accounts"
+
+
+class StoreApplication(Application[UUID]):
+    """The agent store (published agents and their reviews)."""
+
+    name = "store"
+
+
+class SchedulesApplication(Application[UUID]):
+    """Scheduled runs of graphs (cron triggers)."""
+
+    name = "schedules"
+
+
+LATER_CONTEXTS: dict[str, type[Application[UUID]]] = {
+    app.name: app for app in (AccountsApplication, StoreApplication, SchedulesApplication)
+}
+"""context name -> Application class, in the order the contexts are listed."""
