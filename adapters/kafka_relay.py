@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import zlib
 from typing import Any
@@ -68,10 +69,12 @@ class Relay:
         self.poll_interval = poll_interval
         self.published = Throughput()
         self.active = threading.Event()
+        self.application_name = f"agentgraph-relay-{os.getpid()}"
+        """How its connections show in ``pg_stat_activity`` (the lock holder is the active relay)."""
 
     def run(self, stop: threading.Event) -> None:
         """Wait to become the active relay, then publish until ``stop`` is set."""
-        with psycopg.connect(self.dsn, autocommit=True) as lock_conn:
+        with psycopg.connect(self.dsn, autocommit=True, application_name=self.application_name) as lock_conn:
             while not stop.is_set():
                 row = lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)).fetchone()
                 if row and row[0]:
@@ -107,7 +110,7 @@ class Relay:
                     f"AGENTGRAPH_KAFKA_PARTITIONS says {self.partitions}"
                 )
         try:
-            with psycopg.connect(self.dsn, autocommit=True) as conn:
+            with psycopg.connect(self.dsn, autocommit=True, application_name=self.application_name) as conn:
                 # if this process dies while its position write waits on a lock, PostgreSQL drops the
                 # write within a second instead of applying it for a client that is gone
                 conn.execute("SET client_connection_check_interval = 1000")

@@ -294,3 +294,53 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
             )
     rebuilt = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
     assert rebuilt == live
+
+
+def _active_relays(dsn: str, relays: list[Role]) -> list[Role]:
+    """The relays holding the relay lock (PostgreSQL says which connection holds it)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        holders = {
+            name
+            for (name,) in conn.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'agentgraph-relay-%'"
+            )
+        }
+    return [relay for relay in relays if f"agentgraph-relay-{relay.process.pid}" in holders]
+
+
+def _wait_relayed(dsn: str, container: Container, timeout: float) -> None:
+    from adapters.kafka_relay import relay_position
+
+    deadline = time.monotonic() + timeout
+    while relay_position(dsn).get("graphs", 0) < container.event_logs["graphs"].head():
+        assert time.monotonic() < deadline, "the relay did not publish everything"
+        time.sleep(0.05)
+
+
+def test_a_standby_relay_takes_over_within_seconds_when_the_active_one_dies(
+    env: dict[str, str], container: Container, tmp_path: Path, postgres_dsn: str
+) -> None:
+    payload = GraphPayload.model_validate(calculator("g"))
+    relays = [Role("relay", env, tmp_path / f"relay-{n}.log") for n in range(2)]
+    topic = _TopicReader(env["AGENTGRAPH_KAFKA_BOOTSTRAP"], f"{env['AGENTGRAPH_KAFKA_TOPIC_PREFIX']}.graphs")
+    try:
+        for i in range(200):
+            container.graphs.create_graph(f"user-{i % 3}", payload)
+        _wait_relayed(postgres_dsn, container, timeout=60)
+        active = _active_relays(postgres_dsn, relays)
+        assert len(active) == 1  # one publishes, the other waits for the lock
+        active[0].kill()
+        died = time.monotonic()
+        for i in range(200):
+            container.graphs.create_graph(f"user-{i % 3}", payload)
+        _wait_relayed(postgres_dsn, container, timeout=30)
+        took = time.monotonic() - died
+        assert _active_relays(postgres_dsn, relays) == [r for r in relays if r is not active[0]]
+        assert took < 10, f"the standby relay took {took:.1f} s to take over"
+        stored = {event.position for event in container.event_logs["graphs"].read(0, 10_000)}
+        assert set(topic.read(expected=stored)) == stored  # nothing missing across the hand-over
+    finally:
+        topic.close()
+        for relay in relays:
+            relay.stop()
