@@ -22,6 +22,11 @@ class RemembersPositions:
         if recordings:
             setattr(self._local, str(id(self)), max(r.notification.id for r in recordings))
 
+    def forget_position(self) -> None:
+        """Before a command that may write nothing: ``last_position()`` then names only what it wrote."""
+        if hasattr(self._local, str(id(self))):
+            delattr(self._local, str(id(self)))
+
     def last_position(self) -> int | None:
         """The highest position this thread's last save on this application produced."""
         value = getattr(self._local, str(id(self)), None)

@@ -104,18 +104,26 @@ async def stop_execution(
     peek = await asyncio.to_thread(container.executions.peek, user.user_id, eid)
     if peek.graph_id != graph_id:
         raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-    await asyncio.to_thread(container.executions.request_stop, user.user_id, eid)
+
+    def stop() -> str | None:
+        container.executions.forget_position()
+        container.executions.request_stop(user.user_id, eid)
+        return token_for(container, "executions", str(eid))  # None when the run had ended: nothing written
+
+    token = await asyncio.to_thread(stop)
     await asyncio.to_thread(container.executions.wait_until_finished, user.user_id, eid, STOP_WAIT_SECONDS)
     # answer from the read model, once it shows the run ended (or the wait is over)
     deadline = time.monotonic() + container.settings.consistency_wait_seconds
+    headers = {TOKEN_HEADER: token} if token else {}
     while True:
         final = await asyncio.to_thread(_run_or_none, container, user.user_id, str(eid))
         if final is not None and final["status"] in FINAL_STATUSES:
-            return SafeJSONResponse(finite_json(final))
+            return SafeJSONResponse({**finite_json(final), "consistency_token": token}, headers=headers)
         if time.monotonic() >= deadline:
             if final is None:
                 raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-            return SafeJSONResponse(finite_json(final), headers={STALE_HEADER: "true"})
+            stale = {**headers, STALE_HEADER: "true"}
+            return SafeJSONResponse({**finite_json(final), "consistency_token": token}, headers=stale)
         await asyncio.sleep(0.01)
 
 

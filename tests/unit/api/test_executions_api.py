@@ -158,5 +158,9 @@ def test_stop_answers_with_the_terminated_run(
     statuses = {n["node_id"]: n["status"] for n in run["node_executions"]}
     assert list(statuses.values()) == ["COMPLETED", "TERMINATED"]
     assert run["outputs"] == {}
+    # the stop is a command: its token names the stop request it recorded
+    assert stopped.headers["x-consistency-token"] == run["consistency_token"]
+    assert run["consistency_token"].startswith("executions:")
     again = running_client.post(f"/api/graphs/{graph_id}/executions/{run_id}/stop", headers=auth())
     assert again.json()["status"] == "TERMINATED"  # stopping an ended run changes nothing
+    assert again.json()["consistency_token"] is None and "x-consistency-token" not in again.headers
