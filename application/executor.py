@@ -36,6 +36,8 @@ import functools
 import json
 import logging
 import math
+import os
+import socket
 import time
 import typing
 from collections import defaultdict, deque
@@ -120,7 +122,8 @@ class Executor:
         self.graphs = graphs
         self.lookup = lookup
         self.config = config or ExecutorConfig()
-        self.executor_id = executor_id or f"executor-{uuid4().hex[:12]}"
+        # names the process in the run's Started/Resumed events: which worker ran (or took over) a run
+        self.executor_id = executor_id or f"executor-{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
         self.writer = GroupCommitWriter(
             app, self._on_conflict, one_event_per_transaction=self.config.one_event_per_transaction
         )
