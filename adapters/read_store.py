@@ -13,7 +13,6 @@ SQLite keeps the read models in ``<data dir>/read.sqlite3``, attached as
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import secrets
@@ -33,6 +32,7 @@ from psycopg_pool import ConnectionPool
 from pydantic_core import to_json
 
 from adapters.kafka_topics import partition_for
+from domain.json_values import finite_json
 from projections.base import Projection, Table
 from projections.envelope import EventEnvelope
 
@@ -101,17 +101,7 @@ def json_text(value: Any) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
     except ValueError:  # inf or nan somewhere: the rare slow path
-        return json.dumps(_finite(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+        return json.dumps(finite_json(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 def _conflict_clause(table: Table, replace: bool) -> str:

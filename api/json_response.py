@@ -3,27 +3,19 @@
 Blocks can produce ``inf`` (a division by zero gives inf, as in AutoGPT) and
 ``nan``; strict JSON has no such numbers and browsers reject the literals
 Python would write. The API writes them as the strings ``"Infinity"``,
-``"-Infinity"`` and ``"NaN"`` (what JavaScript's ``Number()`` parses).
+``"-Infinity"`` and ``"NaN"`` (``domain.json_values``).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from domain.json_values import finite_json
 
-def finite_json(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by its string name."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_json(v) for v in value]
-    return value
+__all__ = ["SafeJSONResponse", "finite_json"]
 
 
 class SafeJSONResponse(JSONResponse):
