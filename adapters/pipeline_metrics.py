@@ -119,7 +119,9 @@ class PipelineSnapshot(BaseModel):
     mode: Literal["embedded", "distributed"] = Field(
         description="embedded: SQLite files, one process; distributed: PostgreSQL (and Kafka when configured)"
     )
-    contexts: dict[str, ContextFigures] = Field(description="Per bounded context (graphs, executions)")
+    contexts: dict[str, ContextFigures] = Field(
+        description="Per bounded context (graphs, executions, accounts, store, schedules)"
+    )
     projections: dict[str, dict[str, ProjectionFigures]] = Field(
         description="Per projection, per context it reads; from the read store, so true whichever process projects"
     )
