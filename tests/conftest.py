@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fakes.openai_server",
     "tests.fakes.http_server",
+    "tests.autogpt_facts",
 ]

@@ -46,7 +46,7 @@ def _inputs_for(schema: dict[str, Any]) -> dict[str, Any]:
     return {name: f"sample {name.lower()}" for name in schema.get("required", [])}
 
 
-@pytest.mark.skipif(not EXPORTS, reason="../shared/autogpt/agents is not beside this checkout")
+@pytest.mark.usefixtures("autogpt_exports")  # skipped without them; an error under CI=true
 @pytest.mark.parametrize("name", LLM_AGENTS)
 def test_llm_agent_completes_against_the_local_llm(
     platform: tuple[TestClient, dict[str, str]], fake_openai: FakeOpenAIServer, name: str

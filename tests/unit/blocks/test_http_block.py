@@ -306,9 +306,17 @@ async def test_guarded_request_connects_to_the_checked_address(
 
 
 async def test_guarded_request_keeps_the_host_name(fake_http: FakeHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    addresses = {info[4][0] for info in socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)}
-    if addresses != {"127.0.0.1"}:
-        pytest.skip(f"localhost resolves to {addresses} here")
+    real_getaddrinfo = socket.getaddrinfo
+
+    def ipv4_localhost(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # whatever this machine's hosts file says (it may add ::1), localhost is 127.0.0.1 here
+        if host == "localhost":
+            return [info for info in real_getaddrinfo(host, *args, **kwargs) if info[4][0] == "127.0.0.1"] or [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", args[0] if args else 0))
+            ]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", ipv4_localhost)
     only_loopback_v4_is_public(monkeypatch)
     url = f"http://localhost:{fake_http.port}/named"
     outputs = await send({"url": url, "method": "GET"}, HttpPolicy())
