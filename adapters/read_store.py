@@ -22,7 +22,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +149,8 @@ class ReadStore(ABC):
     @contextmanager
     def transaction(self, *, rebuild: bool = False) -> Iterator[_Tx]:
         """A transaction over the live tables (or the shadow tables of a rebuild)."""
-        if self.serialized:
-            with self._lock, self._cursor() as cursor:
-                yield _Tx(self, cursor, REBUILD_SUFFIX if rebuild else "")
-        else:
-            with self._cursor() as cursor:
-                yield _Tx(self, cursor, REBUILD_SUFFIX if rebuild else "")
+        with self._lock if self.serialized else nullcontext(), self._cursor() as cursor:
+            yield _Tx(self, cursor, REBUILD_SUFFIX if rebuild else "")
 
     def create_tables(self, projections: Sequence[Projection]) -> None:
         """Create the positions table and every projection's tables (idempotent)."""
@@ -463,14 +459,11 @@ class SQLiteReadStore(ReadStore):
 
     def upsert(self, cursor: Any, name: str, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
         columns = [c.name for c in table.columns]
-        encoded = [c.name for c in table.columns if c.kind == "json"]
+        encoded = {c.name for c in table.columns if c.kind == "json"}
         cursor.executemany(
             f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
             + _conflict_clause(table, replace),
-            [
-                tuple(json_text(row[c]) if c in encoded and row.get(c) is not None else row.get(c) for c in columns)
-                for row in rows
-            ],
+            [tuple(self.json(row.get(c)) if c in encoded else row.get(c) for c in columns) for row in rows],
         )
 
     @contextmanager
@@ -594,7 +587,7 @@ def _pg_json(value: Any) -> bytes:
 def _pg_array(kind: str, values: list[Any]) -> list[Any]:
     """Values of one column, each coerced to the column's type (psycopg dumps a list as one array)."""
     if kind == "json":
-        return [None if v is None else to_json(v, inf_nan_mode="strings", fallback=str).decode() for v in values]
+        return [None if v is None else _pg_json(v).decode() for v in values]
     if kind in ("text", "timestamp"):
         return [None if v is None else str(v) for v in values]
     if kind == "float":

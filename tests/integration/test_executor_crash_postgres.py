@@ -16,6 +16,7 @@ import pytest
 from adapters.settings import Settings
 from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
+from domain.execution import GraphExecution
 from tests.fakes.http_server import FakeHTTPServer
 
 pytestmark = pytest.mark.integration
@@ -52,13 +53,48 @@ def container(env: dict[str, str]) -> Iterator[Container]:
     built.close()
 
 
-def _executor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def serve(role: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``agentgraph serve --role ROLE`` as a real process, its output appended to ``log``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--role", "executor"],
+        [sys.executable, "-m", "api.cli", "serve", "--role", role],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+
+
+def request_run(container: Container, graph_id: str) -> GraphExecution:
+    """Start the slow chain for alice."""
+    return container.executions.request_execution(
+        user_id="alice",
+        graph_id=graph_id,
+        graph_version=1,
+        graph=container.graphs.graph_for_run("alice", graph_id, 1),
+        lookup=container.blocks.get,
+        inputs={"start": {"n": 0}},
+    )
+
+
+def wait_for_step_3(server: FakeHTTPServer, workers: list[subprocess.Popen[bytes]], log: Path) -> None:
+    """Until steps 1 and 2 are done and 3 is in flight (and their events are stored)."""
+    deadline = time.monotonic() + 60
+    while server.hits("/step/3") == 0:
+        assert time.monotonic() < deadline, log.read_text()
+        assert all(p.poll() is None for p in workers), log.read_text()
+        time.sleep(0.01)
+    time.sleep(0.15)  # let the group commit land the completed steps
+
+
+def wait_until_ended(container: Container, execution_id: UUID, log: Path, timeout: float) -> GraphExecution:
+    """The run once it is COMPLETED, FAILED or TERMINATED."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = container.executions.load(execution_id)
+        assert run is not None
+        if run.status in ("COMPLETED", "FAILED", "TERMINATED"):
+            return run
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
 
 
 def _chain(server: FakeHTTPServer) -> GraphPayload:
@@ -84,22 +120,10 @@ def test_kill_9_mid_run_then_restart_completes_without_rerunning_completed_nodes
     log = tmp_path / "executor.log"
     with FakeHTTPServer() as server:
         view = container.graphs.create_graph("alice", _chain(server), fresh_ids=False)
-        first = _executor(env, log)
+        first = serve("executor", env, log)
         try:
-            execution = container.executions.request_execution(
-                user_id="alice",
-                graph_id=view.graph.id,
-                graph_version=1,
-                graph=container.graphs.graph_for_run("alice", view.graph.id, 1),
-                lookup=container.blocks.get,
-                inputs={"start": {"n": 0}},
-            )
-            deadline = time.monotonic() + 30
-            while server.hits("/step/3") == 0:  # steps 1 and 2 are done, 3 is in flight
-                assert time.monotonic() < deadline, log.read_text()
-                assert first.poll() is None, log.read_text()
-                time.sleep(0.01)
-            time.sleep(0.15)  # let the group commit land the completed steps
+            execution = request_run(container, view.graph.id)
+            wait_for_step_3(server, [first], log)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         finally:
@@ -112,17 +136,10 @@ def test_kill_9_mid_run_then_restart_completes_without_rerunning_completed_nodes
         assert {"in", "s1", "s2"} <= done_before
         assert "s3" not in done_before
 
-        second = _executor(env, log)
+        second = serve("executor", env, log)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                final = container.executions.load(execution.id)
-                assert final is not None
-                if final.status in ("COMPLETED", "FAILED", "TERMINATED"):
-                    break
-                assert time.monotonic() < deadline, log.read_text()
-                assert second.poll() is None, log.read_text()
-                time.sleep(0.05)
+            final = wait_until_ended(container, execution.id, log, timeout=60)
+            assert second.poll() is None, log.read_text()
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=10)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,14 @@ from adapters.kafka_topics import ensure_topics
 from adapters.settings import Settings
 from api.composition import Container, build_container
 from tests.fakes.http_server import FakeHTTPServer
-from tests.integration.test_executor_crash_postgres import STEPS, _chain
+from tests.integration.test_executor_crash_postgres import (
+    STEPS,
+    _chain,
+    request_run,
+    serve,
+    wait_for_step_3,
+    wait_until_ended,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,38 +60,17 @@ def container(env: dict[str, str]) -> Iterator[Container]:
     built.close()
 
 
-def _serve(role: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--role", role],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
 def test_the_other_executor_resumes_a_run_whose_executor_died(
     env: dict[str, str], container: Container, tmp_path: Path
 ) -> None:
     log = tmp_path / "workers.log"
     with FakeHTTPServer() as server:
         view = container.graphs.create_graph("alice", _chain(server), fresh_ids=False)
-        workers = [_serve(role, env, log) for role in ("relay", "executor", "executor")]
+        workers = [serve(role, env, log) for role in ("relay", "executor", "executor")]
         executors = {process.pid: process for process in workers[1:]}
         try:
-            execution = container.executions.request_execution(
-                user_id="alice",
-                graph_id=view.graph.id,
-                graph_version=1,
-                graph=container.graphs.graph_for_run("alice", view.graph.id, 1),
-                lookup=container.blocks.get,
-                inputs={"start": {"n": 0}},
-            )
-            deadline = time.monotonic() + 60
-            while server.hits("/step/3") == 0:  # steps 1 and 2 are done, 3 is in flight
-                assert time.monotonic() < deadline, log.read_text()
-                assert all(p.poll() is None for p in workers), log.read_text()
-                time.sleep(0.01)
-            time.sleep(0.15)  # let the group commit land the completed steps
+            execution = request_run(container, view.graph.id)
+            wait_for_step_3(server, workers, log)
             running = container.executions.load(execution.id)
             assert running is not None and running.executor_id is not None
             owner = int(running.executor_id.split("-")[-2])  # executor-<host>-<pid>-<id>
@@ -94,15 +78,7 @@ def test_the_other_executor_resumes_a_run_whose_executor_died(
             executors[owner].send_signal(signal.SIGKILL)
             executors[owner].wait(timeout=10)
             done_before = {n.node_id for n in running.node_executions.values() if n.status == "COMPLETED"}
-
-            deadline = time.monotonic() + 90
-            while True:
-                final = container.executions.load(execution.id)
-                assert final is not None
-                if final.status in ("COMPLETED", "FAILED", "TERMINATED"):
-                    break
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+            final = wait_until_ended(container, execution.id, log, timeout=90)
         finally:
             for process in workers:
                 if process.poll() is None:
