@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,16 +15,18 @@ from adapters.blocks.llm import (
     AITextSummarizerBlock,
     LLMConfig,
     LlmModel,
-    compress_messages,
-    json_from_response,
     llm_blocks,
 )
+from adapters.blocks.llm.inputs import LLMInput
+from adapters.blocks.llm.json_output import json_from_response
+from adapters.blocks.llm.messages import compress_messages
 from domain.blocks.base import (
     Block,
     BlockCategory,
     BlockExecutionError,
     BlockType,
     RunContext,
+    SchemaField,
     collect_outputs,
 )
 from tests.fakes.openai_server import (
@@ -95,7 +97,7 @@ def summary_reply(request: ChatRequest) -> str:
             AITextGeneratorBlock,
             "1f292d4a-41a4-4977-9684-7c8d560b9f91",
             {BlockCategory.AI},
-            {
+            [
                 "prompt",
                 "model",
                 "credentials",
@@ -104,7 +106,7 @@ def summary_reply(request: ChatRequest) -> str:
                 "prompt_values",
                 "ollama_host",
                 "max_tokens",
-            },
+            ],
             {"prompt"},
             {"response", "prompt", "error"},
         ),
@@ -112,7 +114,7 @@ def summary_reply(request: ChatRequest) -> str:
             AIStructuredResponseGeneratorBlock,
             "ed55ac19-356e-4243-a6cb-bc599e9b716f",
             {BlockCategory.AI},
-            {
+            [
                 "prompt",
                 "expected_format",
                 "list_result",
@@ -126,7 +128,7 @@ def summary_reply(request: ChatRequest) -> str:
                 "max_tokens",
                 "compress_prompt_to_fit",
                 "ollama_host",
-            },
+            ],
             {"prompt", "expected_format"},
             {"response", "prompt", "error"},
         ),
@@ -134,7 +136,7 @@ def summary_reply(request: ChatRequest) -> str:
             AITextSummarizerBlock,
             "a0a69be1-4528-491c-a85a-a4ab6873e3f0",
             {BlockCategory.AI, BlockCategory.TEXT},
-            {"text", "model", "focus", "style", "credentials", "max_tokens", "chunk_overlap", "ollama_host"},
+            ["text", "model", "focus", "style", "credentials", "max_tokens", "chunk_overlap", "ollama_host"],
             {"text"},
             {"summary", "prompt", "error"},
         ),
@@ -142,7 +144,7 @@ def summary_reply(request: ChatRequest) -> str:
             AIListGeneratorBlock,
             "9c0b0450-d199-458b-a731-072189dd6593",
             {BlockCategory.AI, BlockCategory.TEXT},
-            {
+            [
                 "focus",
                 "source_data",
                 "model",
@@ -151,7 +153,7 @@ def summary_reply(request: ChatRequest) -> str:
                 "force_json_output",
                 "max_tokens",
                 "ollama_host",
-            },
+            ],
             set(),
             {"generated_list", "list_item", "prompt", "error"},
         ),
@@ -159,7 +161,7 @@ def summary_reply(request: ChatRequest) -> str:
             AIConversationBlock,
             "32a87eab-381e-4dd4-bdb8-4c47151be35a",
             {BlockCategory.AI},
-            {"prompt", "messages", "model", "credentials", "max_tokens", "ollama_host"},
+            ["prompt", "messages", "model", "credentials", "max_tokens", "ollama_host"],
             {"messages"},
             {"response", "prompt", "error"},
         ),
@@ -169,7 +171,7 @@ def test_identity_and_pins(
     block_cls: type[Block],
     block_id: str,
     categories: set[BlockCategory],
-    inputs: set[str],
+    inputs: list[str],
     required: set[str],
     outputs: set[str],
 ) -> None:
@@ -177,10 +179,20 @@ def test_identity_and_pins(
     assert block_cls.block_type == BlockType.STANDARD
     assert block_cls.static_output is False
     assert block_cls.categories == categories
-    assert block_cls.input_pins() == inputs
+    assert block_cls.input_pins() == set(inputs)
+    # AutoGPT's builder shows the pins in schema order; this is AutoGPT's order
+    assert list(block_cls.Input.jsonschema()["properties"]) == inputs
     # credentials is required in AutoGPT; here it is optional (the configured endpoint is used without it)
     assert block_cls.Input.required_fields() == required
     assert block_cls.output_pins() == outputs
+
+
+def test_an_llm_input_that_leaves_a_pin_out_of_its_order_fails_when_defined() -> None:
+    with pytest.raises(TypeError, match="pin_order"):
+
+        class Input(LLMInput):
+            pin_order: ClassVar[tuple[str, ...]] = ("text", "model", "credentials", "max_tokens")
+            text: str = SchemaField(description="Some text.")
 
 
 def test_llm_blocks_builds_the_five_blocks_with_the_config() -> None:
