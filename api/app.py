@@ -22,7 +22,6 @@ from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from api.routers import admin, blocks, executions, graphs, health
-from domain.agent_format import GraphPayload
 
 
 def create_app(
@@ -92,7 +91,7 @@ def create_app(
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             # Bodies parsed by hand (to accept both AutoGPT shapes) still get their models documented.
             _, defs = models_json_schema(
-                [(graphs.CreateGraphRequest, "validation"), (GraphPayload, "validation")],
+                [(model, "validation") for model in graphs.BODY_MODELS],
                 ref_template="#/components/schemas/{model}",
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))

@@ -213,9 +213,9 @@ def import_agent(
         raise typer.Exit(1) from None
     finally:
         container.close()
-    graph = view.graph
+    graph = view.content
     console.print(
-        f"imported [bold]{graph.name}[/bold] as graph {graph.id} v{graph.version} "
+        f"imported [bold]{graph.name}[/bold] as graph {view.aggregate_id} v{view.version} "
         f"({len(graph.nodes)} nodes, {len(graph.links)} links) for user {user}"
     )
 

@@ -36,8 +36,9 @@ from application.executor import Executor, ExecutorConfig
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
+from projections.queries.executions import ExecutionQueries
+from projections.queries.graphs import GraphQueries
 from projections.registry import all_projections
-from projections.views import ExecutionViews, GraphViews
 
 
 @dataclass
@@ -54,14 +55,14 @@ class Container:
     """accounts, store, schedules: their event stores exist, their aggregates come later."""
 
     @property
-    def graph_views(self) -> GraphViews:
+    def graph_queries(self) -> GraphQueries:
         """The graphs query side (read models only)."""
-        return GraphViews(self.read_store, self.blocks.get)
+        return GraphQueries(self.read_store, self.blocks.get)
 
     @property
-    def run_views(self) -> ExecutionViews:
+    def run_queries(self) -> ExecutionQueries:
         """The executions query side (read models only)."""
-        return ExecutionViews(self.read_store)
+        return ExecutionQueries(self.read_store)
 
     @property
     def event_logs(self) -> dict[str, EventLog]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, Response
 
 from adapters.kafka_topics import partition_for
 from api.composition import Container, ContainerDep
+from application.results import Written
 
 TOKEN_HEADER = "X-Consistency-Token"
 STALE_HEADER = "X-Consistency-Stale"
@@ -63,22 +64,22 @@ def merge_tokens(known: Positions, token: str) -> Positions:
     return merged
 
 
-def token_for(container: Container, context: str, aggregate_id: str) -> str | None:
-    """The token for what the current thread's last command on ``context`` wrote."""
-    app = container.graphs if context == "graphs" else container.executions
-    position = app.last_position()
-    if position is None:
+def token_for(container: Container, context: str, written: Written) -> str | None:
+    """The token naming what a command wrote in ``context`` (None when it wrote nothing)."""
+    if written.position is None:
         return None
     settings = container.settings
-    partition = partition_for(aggregate_id, settings.kafka_partitions) if settings.kafka_bootstrap else None
-    return encode_token({context: (position, partition)})
+    partition = None
+    if settings.kafka_bootstrap:  # Kafka keys events by aggregate: the token names the partition too
+        partition = partition_for(str(written.aggregate_id), settings.kafka_partitions)
+    return encode_token({context: (written.position, partition)})
 
 
-def with_token(response: Response, body: dict[str, Any], token: str | None) -> dict[str, Any]:
-    """Put the token in the response header and the body."""
+def answer_with_token(response: Response, token: str | None) -> str | None:
+    """Put the token in the response header too; returns it for the body."""
     if token is not None:
         response.headers[TOKEN_HEADER] = token
-    return {**body, "consistency_token": token}
+    return token
 
 
 def wait_for(container: Container, projection: str, positions: Positions, timeout: float) -> bool:

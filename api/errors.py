@@ -1,8 +1,13 @@
-"""One error shape for every 4xx/5xx the API answers.
+"""Every 4xx/5xx the API answers, in AutoGPT's shapes, with our ``code`` as an extra key.
 
-Every error body is JSON ``{"detail": ..., "code": ...}`` plus fields that
-belong to the error (``node_errors``/``graph_errors`` for an invalid graph,
-``errors`` for an invalid request). ``detail`` stays FastAPI-compatible.
+- most errors: ``{"detail": "...", "code": "..."}`` (FastAPI's shape);
+- an invalid graph or run (400): ``{"detail": {"type": "validation_error",
+  "message", "node_errors", "graph_errors"}, "code": "graph_invalid"}``;
+- a request that fails the schema (422): ``{"message": "Invalid data for
+  METHOD PATH", "detail": [field errors], "hint": "...", "code": "request_invalid"}``.
+
+The pydantic models below document these bodies in the OpenAPI document
+(``ERROR_RESPONSES``); routers declare the statuses they can answer.
 """
 
 from __future__ import annotations
@@ -14,13 +19,12 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from application.executions import ExecutionNotFoundError
-from application.graphs import GraphNotFoundError
 from domain.blocks.base import BlockError, BlockInputError
 from domain.graph_validation import GraphValidationError
+from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,63 @@ _CODES = {
     422: "request_invalid",
     429: "rate_limited",
 }
+
+
+class ErrorBody(BaseModel):
+    """An error: what went wrong (``detail``) and a stable machine-readable ``code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: Any = Field(description="What went wrong (text, or a structure for validation errors)")
+    code: str = Field(description="Stable error code, e.g. graph_not_found, unauthorized, payload_too_large")
+
+
+class ValidationErrorDetail(BaseModel):
+    """Why a graph or a run's inputs were refused, node by node."""
+
+    type: str = Field(description='Always "validation_error"')
+    message: str
+    node_errors: dict[str, dict[str, str]] = Field(description="node id -> pin -> problem")
+    graph_errors: list[str] = Field(default_factory=list, description="Problems not tied to one node")
+
+
+class InvalidGraphBody(BaseModel):
+    """400 for an invalid graph or invalid run inputs: nothing was recorded."""
+
+    detail: ValidationErrorDetail
+    code: str
+
+
+class RequestInvalidBody(BaseModel):
+    """422: the request does not match the API schema."""
+
+    message: str = Field(description='"Invalid data for METHOD PATH"')
+    detail: list[dict[str, Any]] = Field(description="The field errors (loc, msg, type)")
+    hint: str
+    code: str
+
+
+def _doc(model: Any, description: str) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc(InvalidGraphBody | ErrorBody, "Invalid graph or inputs, malformed JSON or consistency token"),
+    401: _doc(ErrorBody, "Missing, invalid or expired bearer token"),
+    403: _doc(ErrorBody, "Authenticated but not allowed"),
+    404: _doc(ErrorBody, "No such resource for this user"),
+    409: _doc(ErrorBody, "Conflicts with the resource's current state"),
+    413: _doc(ErrorBody, "Body larger than the configured limit"),
+    422: _doc(RequestInvalidBody, "The request does not match the API schema"),
+    429: _doc(ErrorBody, "Too many requests"),
+    503: _doc(ErrorBody, "A dependency is unavailable; retry later"),
+}
+"""Every error status the API can answer, with its body model; routers pick theirs."""
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries of these error statuses."""
+    return {status_code: ERROR_RESPONSES[status_code] for status_code in statuses}
 
 
 def error_body(status_code: int, detail: Any, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -60,32 +121,23 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(list(exc.errors()))
         if any(err.get("type") == "json_invalid" for err in errors):
             return JSONResponse(
                 error_body(400, "Request body is not valid JSON", "malformed_json", errors=errors),
                 status_code=status.HTTP_400_BAD_REQUEST,
             )
-        return JSONResponse(
-            jsonable_encoder(error_body(422, "Request is invalid", errors=errors)),
-            status_code=422,
-        )
+        return _schema_mismatch(request, errors)
 
     @app.exception_handler(ValidationError)
-    async def payload_invalid(_: Request, exc: ValidationError) -> JSONResponse:
-        errors = _validation_errors(list(exc.errors()))
-        return JSONResponse(
-            jsonable_encoder(error_body(422, "Request is invalid", errors=errors)),
-            status_code=422,
-        )
+    async def payload_invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return _schema_mismatch(request, _validation_errors(list(exc.errors())))
 
     @app.exception_handler(GraphValidationError)
     async def graph_invalid(_: Request, exc: GraphValidationError) -> JSONResponse:
-        return JSONResponse(
-            error_body(400, str(exc), "graph_invalid", **exc.as_dict()),
-            status_code=status.HTTP_400_BAD_REQUEST,
-        )
+        detail = {"type": "validation_error", "message": str(exc), **exc.as_dict()}
+        return JSONResponse(error_body(400, detail, "graph_invalid"), status_code=status.HTTP_400_BAD_REQUEST)
 
     @app.exception_handler(GraphNotFoundError)
     async def graph_not_found(_: Request, exc: GraphNotFoundError) -> JSONResponse:
@@ -107,3 +159,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body(500, "Internal server error", "internal_error"), status_code=500)
+
+
+def _schema_mismatch(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
+    """AutoGPT's 422 body."""
+    body = {
+        "message": f"Invalid data for {request.method} {request.url.path}",
+        "detail": errors,
+        "hint": "Ensure the request matches the API schema.",
+        "code": "request_invalid",
+    }
+    return JSONResponse(jsonable_encoder(body), status_code=422)

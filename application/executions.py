@@ -7,9 +7,6 @@ notification log. Runs themselves are driven by the executor
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,18 +16,15 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
-from application.positions import RemembersPositions
+from application.results import RunRequested, Written, position_of
 from domain.blocks.base import BlockInputError, BlockType
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup, GraphValidationError
+from domain.not_found import ExecutionNotFoundError
 
 S = ExecutionStatus
-
-
-class ExecutionNotFoundError(LookupError):
-    """No such execution for this user."""
 
 
 @dataclass(frozen=True)
@@ -58,68 +52,13 @@ _STATUS_AFTER = {
 """A run's status when its last event has this topic (RUNNING for any other)."""
 
 
-@dataclass(frozen=True)
-class ExecutionPage:
-    """One page of executions, newest first."""
-
-    executions: list[dict[str, Any]]
-    total: int
-    page: int
-    page_size: int
-
-
-class _ExecutionIndex:
-    """Executions by user and by graph, kept by tailing the notification log.
-
-    An in-process projection of ``Requested`` events so listing does not
-    scan every aggregate; it catches up on every read. The read-model issue
-    replaces it with a real projection.
-    """
-
-    def __init__(self, app: ExecutionsApplication) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-        self._position = 0
-        self._rows: list[tuple[UUID, str, str, bool]] = []  # id, user, graph, is_child
-        self._topics = [get_topic(GraphExecution.Requested)]
-
-    def _catch_up(self) -> None:
-        while True:
-            batch = self._app.recorder.select_notifications(
-                start=self._position, limit=1000, topics=self._topics, inclusive_of_start=False
-            )
-            if not batch:
-                return
-            for notification in batch:
-                event = self._app.mapper.to_domain_event(notification)
-                assert isinstance(event, GraphExecution.Requested)
-                self._rows.append(
-                    (
-                        event.originator_id,
-                        event.user_id,
-                        event.graph_id,
-                        event.parent_execution_id is not None,
-                    )
-                )
-            self._position = batch[-1].id
-
-    def ids(self, user_id: str, graph_id: str | None) -> list[UUID]:
-        """The user's top-level executions (of one graph if given), newest first."""
-        with self._lock:
-            self._catch_up()
-            return [
-                row[0] for row in reversed(self._rows) if row[1] == user_id and (graph_id is None or row[2] == graph_id)
-            ]
-
-
-class ExecutionsApplication(RemembersPositions, Application[UUID]):
+class ExecutionsApplication(Application[UUID]):
     """Use cases of the executions context."""
 
     name = "executions"
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
-        self._index = _ExecutionIndex(self)
         self._listeners: list[Callable[[], None]] = []
 
     # -- commands ----------------------------------------------------------
@@ -136,7 +75,7 @@ class ExecutionsApplication(RemembersPositions, Application[UUID]):
         credentials_inputs: dict[str, Any] | None = None,
         parent_execution_id: str | None = None,
         parent_node_exec_id: str | None = None,
-    ) -> GraphExecution:
+    ) -> RunRequested:
         """Check the inputs against the graph's input nodes, then record a queued run.
 
         Raises ``GraphValidationError`` (``node_errors`` keyed by input node)
@@ -153,32 +92,46 @@ class ExecutionsApplication(RemembersPositions, Application[UUID]):
             parent_execution_id=parent_execution_id,
             parent_node_exec_id=parent_node_exec_id,
         )
-        self.save(execution)
-        return execution
+        recordings = self.save(execution)
+        return RunRequested(
+            execution.id,
+            position_of(recordings),
+            user_id=user_id,
+            graph_id=graph_id,
+            graph_version=graph_version,
+            inputs=execution.inputs,
+            credentials_inputs=execution.credentials_inputs,
+        )
 
-    def request_stop(self, user_id: str, execution_id: UUID) -> ExecutionPeek:
+    def request_stop(self, user_id: str, execution_id: UUID, graph_id: str | None = None) -> Written:
         """Stop a run: a queued run ends at once, a running one is told to stop.
 
         A running run's stream belongs to its executor, so the request is
         recorded as its own ``ExecutionStopRequest``; the executor sees it,
         cancels the running blocks and records the termination. Asking twice
-        is harmless.
+        is harmless. The result names the position of what was written
+        (``None`` when the run had already ended: nothing to write).
+        Raises ``ExecutionNotFoundError`` for someone else's run, or one
+        that is not a run of ``graph_id`` when given.
         """
         peek = self.peek(user_id, execution_id)
+        if graph_id is not None and peek.graph_id != graph_id:
+            raise ExecutionNotFoundError(f"Execution {execution_id} not found")
         if peek.is_finished:
-            return peek
+            return Written(execution_id, None)
         if peek.status == S.QUEUED:
             execution = self.load(execution_id)
             if execution is not None and execution.status == S.QUEUED:
                 execution.terminate(stats={})  # nobody runs it yet: end it here
                 try:
-                    self.save(execution)
-                    return self.peek(user_id, execution_id)
+                    return Written(execution_id, position_of(self.save(execution)))
                 except IntegrityError:
                     pass  # an executor just took it: ask it to stop instead
-        with contextlib.suppress(IntegrityError):  # asked before: once is enough
-            self.save(ExecutionStopRequest.for_execution(execution_id, user_id))
-        return self.peek(user_id, execution_id)
+        try:
+            recordings = self.save(ExecutionStopRequest.for_execution(execution_id, user_id))
+        except IntegrityError:  # asked before: once is enough
+            return Written(execution_id, None)
+        return Written(execution_id, position_of(recordings))
 
     def stop_request_for(self, execution_id: UUID) -> ExecutionStopRequest | None:
         """The stop request recorded for a run, if any."""
@@ -188,7 +141,7 @@ class ExecutionsApplication(RemembersPositions, Application[UUID]):
             return None
         return request if isinstance(request, ExecutionStopRequest) else None
 
-    # -- queries -----------------------------------------------------------
+    # -- reads the write side needs -------------------------------------
 
     def load(self, execution_id: UUID) -> GraphExecution | None:
         """The run, whoever owns it (for the executor)."""
@@ -197,26 +150,6 @@ class ExecutionsApplication(RemembersPositions, Application[UUID]):
         except AggregateNotFoundError:
             return None
         return execution if isinstance(execution, GraphExecution) else None
-
-    def get_execution(self, user_id: str, execution_id: UUID) -> GraphExecution:
-        """One of the user's runs; another user's is not found."""
-        execution = self.load(execution_id)
-        if execution is None or execution.user_id != user_id:
-            raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-        return execution
-
-    def list_executions(
-        self, user_id: str, graph_id: str | None = None, page: int = 1, page_size: int = 25
-    ) -> ExecutionPage:
-        """The user's runs (of one graph if given), newest first, without node details."""
-        ids = self._index.ids(user_id, graph_id)
-        start = (page - 1) * page_size
-        views = []
-        for execution_id in ids[start : start + page_size]:
-            execution = self.load(execution_id)
-            if execution is not None:
-                views.append(execution.as_dict(with_nodes=False))
-        return ExecutionPage(views, len(ids), page, page_size)
 
     def peek(self, user_id: str, execution_id: UUID) -> ExecutionPeek:
         """Owner and status of a run from its first and last events only.
@@ -232,15 +165,6 @@ class ExecutionsApplication(RemembersPositions, Application[UUID]):
         last = self.recorder.select_events(execution_id, desc=True, limit=1)[0]
         status = _STATUS_AFTER.get(last.topic, S.RUNNING)
         return ExecutionPeek(execution_id, requested.graph_id, user_id, status)
-
-    def wait_until_finished(self, user_id: str, execution_id: UUID, timeout: float) -> ExecutionPeek:
-        """Poll (cheaply) until the run ends or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
-        while True:
-            peek = self.peek(user_id, execution_id)
-            if peek.is_finished or time.monotonic() >= deadline:
-                return peek
-            time.sleep(0.02)
 
     def record_events(self, events: list[Any]) -> list[Recording[UUID]]:
         """Store already-collected events in one transaction (the executor's group commit).
@@ -259,7 +183,6 @@ class ExecutionsApplication(RemembersPositions, Application[UUID]):
         self._listeners.append(listener)
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        self.remember_positions(recordings)
         for listener in self._listeners:
             listener()
 

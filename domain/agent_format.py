@@ -4,7 +4,7 @@ Import accepts an AutoGPT export as the platform writes it (extra keys such as
 ``input_links``, ``output_links``, ``sub_graphs``, ``graph_id``, ``webhook_id``
 and the computed schemas are tolerated and ignored), assigns fresh ids to
 nodes and links (link endpoints remapped) and leaves the graph id to the
-store. Export writes the newest AutoGPT key order.
+store. Exports are written by the read side (``projections.queries.graphs``).
 
 Secrets: a graph never stores secrets. Before a version is recorded, input
 values that AutoGPT strips on export (fields marked ``secret``, and keys whose
@@ -25,8 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.blocks.base import BlockType
-from domain.graph import GraphContent, GraphVersion, Link, Node
-from domain.graph_schema import graph_input_schema, graph_output_schema
+from domain.graph import GraphContent, Link, Node
 from domain.graph_validation import BlockLookup
 
 SECRET_NAME_MARKERS = ("credentials", "api_key", "password", "token", "secret")
@@ -168,48 +167,3 @@ def strip_secrets(content: GraphContent, lookup: BlockLookup) -> GraphContent:
             values.pop("value", None)
         nodes.append(node.model_copy(update={"input_default": values}))
     return content.model_copy(update={"nodes": nodes})
-
-
-def export_graph(graph: GraphVersion, lookup: BlockLookup) -> dict[str, Any]:
-    """One graph version as an AutoGPT export (newest key order)."""
-    content = GraphContent.model_validate(graph.model_dump())
-    links = [link.model_dump() for link in graph.links]
-    nodes = []
-    for node in graph.nodes:
-        nodes.append(
-            {
-                "id": node.id,
-                "block_id": node.block_id,
-                "input_default": node.input_default,
-                "metadata": node.metadata,
-                "input_links": [link for link in links if link["sink_id"] == node.id],
-                "output_links": [link for link in links if link["source_id"] == node.id],
-                "graph_id": graph.id,
-                "graph_version": graph.version,
-                "webhook_id": None,
-            }
-        )
-    types = {getattr(lookup(n.block_id), "block_type", None) for n in graph.nodes}
-    return {
-        "id": graph.id,
-        "version": graph.version,
-        "is_active": graph.is_active,
-        "name": graph.name,
-        "description": graph.description,
-        "instructions": graph.instructions,
-        "recommended_schedule_cron": graph.recommended_schedule_cron,
-        "forked_from_id": graph.forked_from_id,
-        "forked_from_version": graph.forked_from_version,
-        "user_id": "",
-        "created_at": graph.created_at,
-        "nodes": nodes,
-        "links": links,
-        "sub_graphs": [],
-        "input_schema": graph_input_schema(content, lookup),
-        "output_schema": graph_output_schema(content, lookup),
-        "has_external_trigger": bool(types & {BlockType.WEBHOOK, BlockType.WEBHOOK_MANUAL}),
-        "has_human_in_the_loop": BlockType.HUMAN_IN_THE_LOOP in types,
-        "has_sensitive_action": False,
-        "trigger_setup_info": None,
-        "credentials_input_schema": {"type": "object", "properties": {}, "required": []},
-    }

@@ -56,16 +56,6 @@ class GraphContent(BaseModel):
     links: list[Link] = Field(default_factory=list)
 
 
-class GraphVersion(GraphContent):
-    """One immutable version of a graph, as the API returns it."""
-
-    id: str
-    version: int
-    is_active: bool = False
-    user_id: str
-    created_at: str
-
-
 class GraphDeletedError(Exception):
     """The graph was deleted: it keeps its history but accepts no changes."""
 
@@ -172,19 +162,6 @@ class Graph(Aggregate):
         if number not in self.versions:
             raise UnknownVersionError(f"Graph {self.id} has no version {number}")
         return GraphContent.model_validate(self.versions[number])
-
-    def snapshot(self, version: int | None = None) -> GraphVersion:
-        """One version as the API shows it."""
-        number = self.active_version if version is None else version
-        content = self.content(number)
-        return GraphVersion(
-            **content.model_dump(),
-            id=str(self.id),
-            version=number,
-            is_active=number == self.active_version,
-            user_id=self.user_id,
-            created_at=self.version_created_at[number],
-        )
 
     def _ensure_not_deleted(self) -> None:
         if self.is_deleted:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from adapters.pipeline_metrics import PipelineSnapshot
 from api.auth import AdminUser
 from api.composition import ContainerDep, PipelineMetricsDep
 from api.consistency import GraphsConsistent
+from api.errors import responses
+from projections.queries.graph_models import GraphMeta
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422))
 
 
 @router.get("/users/{user_id}/graphs", summary="List any user's graphs (admins only)", dependencies=[GraphsConsistent])
-def list_user_graphs(user_id: str, _: AdminUser, container: ContainerDep) -> list[dict[str, Any]]:
+def list_user_graphs(user_id: str, _: AdminUser, container: ContainerDep) -> list[GraphMeta]:
     """The active version of each of ``user_id``'s graphs; 403 for non-admins."""
-    return container.graph_views.list_graphs(user_id)
+    return container.graph_queries.list_graphs(user_id)
 
 
 @router.get("/metrics/pipeline", summary="Event pipeline lag and throughput (admins only)")

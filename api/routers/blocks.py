@@ -6,20 +6,44 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
 from api.composition import ContainerDep
+from api.errors import responses
 from api.json_response import SafeJSONResponse, finite_json
 from domain.blocks.base import RunContext
 
-router = APIRouter(prefix="/api/blocks", tags=["blocks"])
+router = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
+
+
+class BlockCategoryInfo(BaseModel):
+    """A block category."""
+
+    category: str
+    description: str
+
+
+class BlockInfo(BaseModel):
+    """A block as AutoGPT's ``GET /blocks`` lists it."""
+
+    id: str
+    name: str
+    description: str
+    categories: list[BlockCategoryInfo]
+    inputSchema: dict[str, Any] = Field(description="JSON Schema of the input pins")  # noqa: N815 - AutoGPT's key
+    outputSchema: dict[str, Any] = Field(description="JSON Schema of the output pins")  # noqa: N815
+    staticOutput: bool  # noqa: N815
+    uiType: str  # noqa: N815
+    blockType: str  # noqa: N815
+    contributors: list[Any]
+    costs: list[Any]
 
 
 @router.get("", summary="List every block with its JSON Schemas")
-def list_blocks(_: CurrentUser, container: ContainerDep) -> list[dict[str, Any]]:
-    """Every block: id, name, description, categories, inputSchema, outputSchema,
-    staticOutput, uiType/blockType (AutoGPT's BlockInfo)."""
-    return [block.info() for block in container.blocks.all() if not block.disabled]
+def list_blocks(_: CurrentUser, container: ContainerDep) -> list[BlockInfo]:
+    """Every block (AutoGPT's BlockInfo)."""
+    return [BlockInfo.model_validate(block.info()) for block in container.blocks.all() if not block.disabled]
 
 
 @router.post(

@@ -1,9 +1,10 @@
 """Executions: run a graph, stop a run, list and read runs.
 
 Routes follow AutoGPT: ``POST /api/graphs/{id}/execute/{version}``,
-``POST /api/graphs/{id}/executions/{exec_id}/stop``, ``GET /api/executions``,
-``GET /api/graphs/{id}/executions`` and ``GET /api/graphs/{id}/executions/{exec_id}``.
-Lists are paginated, newest first, as ``{executions, pagination}``.
+``POST /api/graphs/{id}/executions/{exec_id}/stop``, ``GET /api/executions``
+(a bare list; page facts in headers), ``GET /api/graphs/{id}/executions``
+(``{executions, pagination}``) and ``GET /api/graphs/{id}/executions/{exec_id}``.
+Answers are AutoGPT's shapes (``projections.queries.execution_models``).
 """
 
 from __future__ import annotations
@@ -18,15 +19,43 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.composition import Container, ContainerDep
-from api.consistency import STALE_HEADER, TOKEN_HEADER, GraphsConsistent, RunsConsistent, token_for
-from api.json_response import SafeJSONResponse, finite_json
-from application.executions import ExecutionNotFoundError
-from application.graphs import GraphNotFoundError
+from api.consistency import (
+    STALE_HEADER,
+    GraphsConsistent,
+    RunsConsistent,
+    answer_with_token,
+    decode_token,
+    token_for,
+)
+from api.errors import responses
+from domain.execution_status import TERMINAL, ExecutionStatus
+from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
+from projections.queries.execution_models import (
+    GraphExecutionMeta,
+    GraphExecutionsPaginated,
+    GraphExecutionWithNodes,
+    Pagination,
+    RunStopped,
+    RunWritten,
+)
+from projections.queries.executions import run_meta
 
-commands = APIRouter(tags=["executions"])
-queries = APIRouter(tags=["executions"])
+commands = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 413, 422))
+queries = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 422))
 
 STOP_WAIT_SECONDS = 5.0
+"""How long the stop route waits for the run to end before answering with its state."""
+
+TOTAL_HEADER = "X-Total-Count"
+PAGES_HEADER = "X-Total-Pages"
+_PAGE_HEADERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            TOTAL_HEADER: {"description": "Runs in all", "schema": {"type": "integer"}},
+            PAGES_HEADER: {"description": "Pages of this size", "schema": {"type": "integer"}},
+        }
+    }
+}
 
 
 class ExecuteGraphRequest(BaseModel):
@@ -40,22 +69,10 @@ class ExecuteGraphRequest(BaseModel):
     )
 
 
-class ExecutionCreated(BaseModel):
-    """A queued run."""
-
-    id: str
-    graph_id: str
-    graph_version: int
-    status: str
-    consistency_token: str | None = Field(default=None, description="Send back on queries to read this write")
-
-
-def _uuid(value: str, what: str = "Execution") -> UUID:
+def _uuid(value: str) -> UUID:
     try:
         return UUID(value)
     except ValueError:
-        if what == "Graph":
-            raise GraphNotFoundError(f"Graph {value} not found") from None
         raise ExecutionNotFoundError(f"Execution {value} not found") from None
 
 
@@ -67,14 +84,14 @@ def execute_graph(
     user: CurrentUser,
     container: ContainerDep,
     response: Response,
-) -> ExecutionCreated:
-    """Queue a run of one version of one of the caller's graphs.
+) -> RunWritten:
+    """Queue a run of one version of one of the caller's graphs (AutoGPT's GraphExecutionMeta).
 
-    400 with ``node_errors`` for missing or invalid inputs; 404 for someone
-    else's, a deleted or an unknown graph or version.
+    400 with ``detail.node_errors`` for missing or invalid inputs; 404 for
+    someone else's, a deleted or an unknown graph or version.
     """
     content = container.graphs.graph_for_run(user.user_id, graph_id, graph_version, new_run=True)
-    execution = container.executions.request_execution(
+    requested = container.executions.request_execution(
         user_id=user.user_id,
         graph_id=graph_id,
         graph_version=graph_version,
@@ -83,69 +100,78 @@ def execute_graph(
         inputs=body.inputs,
         credentials_inputs=body.credentials_inputs,
     )
-    token = token_for(container, "executions", str(execution.id))
-    if token:
-        response.headers[TOKEN_HEADER] = token
-    return ExecutionCreated(
-        id=str(execution.id),
-        graph_id=execution.graph_id,
-        graph_version=execution.graph_version,
-        status=execution.status,
-        consistency_token=token,
+    meta = run_meta(
+        execution_id=str(requested.aggregate_id),
+        user_id=requested.user_id,
+        graph_id=requested.graph_id,
+        graph_version=requested.graph_version,
+        status=ExecutionStatus.QUEUED,
+        inputs=requested.inputs,
+        credential_inputs=requested.credentials_inputs,
     )
+    token = answer_with_token(response, token_for(container, "executions", requested))
+    return RunWritten(**meta.model_dump(), consistency_token=token)
 
 
 @commands.post("/api/graphs/{graph_id}/executions/{execution_id}/stop", summary="Stop a run")
 async def stop_execution(
-    graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep
-) -> SafeJSONResponse:
-    """Stop the run (and its sub-agent runs); answers once it has ended, or after 5 s with its state."""
-    eid = _uuid(execution_id)
-    peek = await asyncio.to_thread(container.executions.peek, user.user_id, eid)
-    if peek.graph_id != graph_id:
-        raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+    graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep, response: Response
+) -> RunStopped:
+    """Stop the run (and its sub-agent runs); answers once the read model shows it ended.
 
-    def stop() -> str | None:
-        container.executions.forget_position()
-        container.executions.request_stop(user.user_id, eid)
-        return token_for(container, "executions", str(eid))  # None when the run had ended: nothing written
-
-    token = await asyncio.to_thread(stop)
-    await asyncio.to_thread(container.executions.wait_until_finished, user.user_id, eid, STOP_WAIT_SECONDS)
-    # answer from the read model, once it shows the run ended (or the wait is over)
-    deadline = time.monotonic() + container.settings.consistency_wait_seconds
-    headers = {TOKEN_HEADER: token} if token else {}
+    After ``STOP_WAIT_SECONDS`` plus the consistency wait it answers with the
+    run as it stands, marked ``X-Consistency-Stale: true`` when the read model
+    has not applied the stop yet.
+    """
+    written = await asyncio.to_thread(container.executions.request_stop, user.user_id, _uuid(execution_id), graph_id)
+    token = answer_with_token(response, token_for(container, "executions", written))
+    deadline = time.monotonic() + STOP_WAIT_SECONDS + container.settings.consistency_wait_seconds
     while True:
-        final = await asyncio.to_thread(_run_or_none, container, user.user_id, str(eid))
-        if final is not None and final["status"] in FINAL_STATUSES:
-            return SafeJSONResponse({**finite_json(final), "consistency_token": token}, headers=headers)
-        if time.monotonic() >= deadline:
-            if final is None:
-                raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-            stale = {**headers, STALE_HEADER: "true"}
-            return SafeJSONResponse({**finite_json(final), "consistency_token": token}, headers=stale)
-        await asyncio.sleep(0.01)
+        run = await asyncio.to_thread(_run_or_none, container, user.user_id, execution_id)
+        ended = run is not None and run.status in TERMINAL
+        if ended or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.02)
+    if run is None:
+        raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+    if not ended and token is not None and not _applied(container, token):
+        response.headers[STALE_HEADER] = "true"
+    return RunStopped(**run.model_dump(), consistency_token=token)
 
 
-FINAL_STATUSES = ("COMPLETED", "FAILED", "TERMINATED")
-
-
-def _run_or_none(container: Container, user_id: str, execution_id: str) -> dict[str, Any] | None:
+def _run_or_none(container: Container, user_id: str, execution_id: str) -> GraphExecutionWithNodes | None:
     try:
-        return container.run_views.get_run(user_id, execution_id)
+        return container.run_queries.get_run(user_id, execution_id)
     except ExecutionNotFoundError:
         return None
 
 
-@queries.get("/api/executions", summary="The caller's runs, newest first", dependencies=[RunsConsistent])
+def _applied(container: Container, token: str) -> bool:
+    store = container.read_store
+    return all(store.has_applied("executions", c, p, part) for c, (p, part) in decode_token(token).items())
+
+
+@queries.get(
+    "/api/executions",
+    summary="The caller's runs, newest first",
+    dependencies=[RunsConsistent],
+    responses=_PAGE_HEADERS,
+)
 def list_executions(
     user: CurrentUser,
     container: ContainerDep,
+    response: Response,
     page: int = Query(1, ge=1),
     page_size: int = Query(25, ge=1, le=100),
-) -> SafeJSONResponse:
-    """Every run of the caller (sub-agent runs included), without node details."""
-    return SafeJSONResponse(finite_json(container.run_views.list_runs(user.user_id, None, page, page_size)))
+) -> list[GraphExecutionMeta]:
+    """Every run of the caller (sub-agent runs included), without results, as a bare list.
+
+    Page with ``?page=&page_size=``; ``X-Total-Count`` and ``X-Total-Pages`` say how many there are.
+    """
+    runs, total = container.run_queries.list_runs(user.user_id, None, page, page_size)
+    response.headers[TOTAL_HEADER] = str(total)
+    response.headers[PAGES_HEADER] = str(_pages(total, page_size))
+    return runs
 
 
 @queries.get(
@@ -159,10 +185,17 @@ def list_graph_executions(
     container: ContainerDep,
     page: int = Query(1, ge=1),
     page_size: int = Query(25, ge=1, le=100),
-) -> SafeJSONResponse:
-    """The caller's runs of this graph (any version)."""
-    container.graph_views.get_graph(user.user_id, str(_uuid(graph_id, "Graph")))
-    return SafeJSONResponse(finite_json(container.run_views.list_runs(user.user_id, graph_id, page, page_size)))
+) -> GraphExecutionsPaginated:
+    """The caller's runs of this graph (any version), AutoGPT's paginated shape."""
+    try:
+        container.graph_queries.require_graph(user.user_id, str(UUID(graph_id)))
+    except ValueError:
+        raise GraphNotFoundError(f"Graph {graph_id} not found") from None
+    runs, total = container.run_queries.list_runs(user.user_id, graph_id, page, page_size)
+    pagination = Pagination(
+        total_items=total, total_pages=_pages(total, page_size), current_page=page, page_size=page_size
+    )
+    return GraphExecutionsPaginated(executions=runs, pagination=pagination)
 
 
 @queries.get(
@@ -170,9 +203,12 @@ def list_graph_executions(
     summary="One run with its node executions",
     dependencies=[RunsConsistent],
 )
-def get_execution(graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep) -> SafeJSONResponse:
-    """The run: id, graph_id, graph_version, status, inputs, outputs, stats, times, node_executions."""
-    run = container.run_views.get_run(user.user_id, str(_uuid(execution_id)))
-    if run["graph_id"] != graph_id:
-        raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-    return SafeJSONResponse(finite_json(run))
+def get_execution(
+    graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep
+) -> GraphExecutionWithNodes:
+    """The run with its outputs and node executions (AutoGPT's GraphExecutionWithNodes)."""
+    return container.run_queries.get_run(user.user_id, str(_uuid(execution_id)), graph_id)
+
+
+def _pages(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))

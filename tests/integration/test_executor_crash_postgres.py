@@ -15,6 +15,7 @@ import pytest
 
 from adapters.settings import Settings
 from api.composition import Container, build_container
+from application.results import RunRequested
 from domain.agent_format import GraphPayload
 from domain.execution import GraphExecution
 from tests.fakes.http_server import FakeHTTPServer
@@ -63,7 +64,7 @@ def serve(role: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def request_run(container: Container, graph_id: str) -> GraphExecution:
+def request_run(container: Container, graph_id: str) -> RunRequested:
     """Start the slow chain for alice."""
     return container.executions.request_execution(
         user_id="alice",
@@ -122,7 +123,7 @@ def test_kill_9_mid_run_then_restart_completes_without_rerunning_completed_nodes
         view = container.graphs.create_graph("alice", _chain(server), fresh_ids=False)
         first = serve("executor", env, log)
         try:
-            execution = request_run(container, view.graph.id)
+            execution = request_run(container, str(view.aggregate_id))
             wait_for_step_3(server, [first], log)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
@@ -130,7 +131,7 @@ def test_kill_9_mid_run_then_restart_completes_without_rerunning_completed_nodes
             if first.poll() is None:
                 first.kill()
 
-        before = container.executions.load(UUID(str(execution.id)))
+        before = container.executions.load(UUID(str(execution.aggregate_id)))
         assert before is not None and before.status == "RUNNING"
         done_before = {n.node_id for n in before.node_executions.values() if n.status == "COMPLETED"}
         assert {"in", "s1", "s2"} <= done_before
@@ -138,7 +139,7 @@ def test_kill_9_mid_run_then_restart_completes_without_rerunning_completed_nodes
 
         second = serve("executor", env, log)
         try:
-            final = wait_until_ended(container, execution.id, log, timeout=60)
+            final = wait_until_ended(container, execution.aggregate_id, log, timeout=60)
             assert second.poll() is None, log.read_text()
         finally:
             second.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
+from domain.graph import Graph
 from tests.unit.api.conftest import SessionClient
 from tests.unit.api.graph_samples import calculator
 
@@ -40,31 +41,31 @@ def test_a_graph_with_50_versions_reloads_from_a_fresh_application(
 ) -> None:
     graphs = pg_container.graphs
     created = graphs.create_graph("alice", GraphPayload.model_validate(calculator("v1", b=1)))
-    graph_id = created.graph.id
     for number in range(2, 51):
-        view = graphs.update_graph(
-            "alice", created.graph_uuid, GraphPayload.model_validate(calculator(f"v{number}", b=number))
+        saved = graphs.update_graph(
+            "alice", created.aggregate_id, GraphPayload.model_validate(calculator(f"v{number}", b=number))
         )
-        assert view.graph.version == number
-    graphs.set_active_version("alice", created.graph_uuid, 17)
+        assert saved.version == number
+    graphs.set_active_version("alice", created.aggregate_id, 17)
 
     fresh = build_container(pg_settings)  # a new application instance: nothing cached
     try:
-        versions = fresh.graphs.list_versions("alice", created.graph_uuid)
-        assert [v.graph.version for v in versions] == list(range(50, 0, -1))
-        for view in versions:
-            number = view.graph.version
-            assert view.graph.name == f"v{number}"
-            calc = next(n for n in view.graph.nodes if "b" in n.input_default)
+        reloaded = fresh.graphs.repository.get(created.aggregate_id)
+        assert isinstance(reloaded, Graph)
+        assert sorted(reloaded.versions) == list(range(1, 51))
+        for number in range(1, 51):
+            content = fresh.graphs.graph_for_run("alice", str(created.aggregate_id), number)
+            assert content.name == f"v{number}"
+            calc = next(n for n in content.nodes if "b" in n.input_default)
             assert calc.input_default["b"] == number
-            assert view.graph.is_active == (number == 17)
-        assert fresh.graphs.get_graph("alice", created.graph_uuid).graph.version == 17
-        assert [g.graph.id for g in fresh.graphs.list_graphs("alice")] == [graph_id]
+        assert reloaded.active_version == 17
     finally:
         fresh.close()
 
     with psycopg.connect(postgres_dsn) as conn:
-        rows = conn.execute("SELECT count(*) FROM graphs_events WHERE originator_id = %s", (graph_id,)).fetchone()
+        rows = conn.execute(
+            "SELECT count(*) FROM graphs_events WHERE originator_id = %s", (str(created.aggregate_id),)
+        ).fetchone()
     assert rows is not None and rows[0] == 51  # created + 49 new versions + 1 activation
 
 

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 
@@ -41,19 +40,21 @@ async def test_two_executors_in_one_group_run_every_execution_once(settings: Set
     try:
         await relay.start()
         await first.start()
-        graph = container.graphs.create_graph("alice", GraphPayload.model_validate(calculator(b=100))).graph
-        content = container.graphs.graph_for_run("alice", graph.id, 1)
+        graph_id = str(
+            container.graphs.create_graph("alice", GraphPayload.model_validate(calculator(b=100))).aggregate_id
+        )
+        content = container.graphs.graph_for_run("alice", graph_id, 1)
         ids = []
         for i in range(12):
             ids.append(
                 container.executions.request_execution(
                     user_id="alice",
-                    graph_id=graph.id,
+                    graph_id=graph_id,
                     graph_version=1,
                     graph=content,
                     lookup=container.blocks.get,
                     inputs={"Input": i},
-                ).id
+                ).aggregate_id
             )
             if i == 5:
                 await second.start()  # a rebalance in the middle of the work
@@ -65,7 +66,8 @@ async def test_two_executors_in_one_group_run_every_execution_once(settings: Set
             assert time.monotonic() < deadline, [p.status for p in peeks]
             await asyncio.sleep(0.1)
         for number, execution_id in enumerate(ids):
-            run = await asyncio.to_thread(container.executions.get_execution, "alice", UUID(str(execution_id)))
+            run = await asyncio.to_thread(container.executions.load, execution_id)
+            assert run is not None
             assert run.status == "COMPLETED"
             assert run.outputs["Output"] == [float(number + 100)]
             assert len(run.node_executions) == 3  # every node ran exactly once

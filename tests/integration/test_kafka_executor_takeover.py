@@ -69,16 +69,16 @@ def test_the_other_executor_resumes_a_run_whose_executor_died(
         workers = [serve(role, env, log) for role in ("relay", "executor", "executor")]
         executors = {process.pid: process for process in workers[1:]}
         try:
-            execution = request_run(container, view.graph.id)
+            execution = request_run(container, str(view.aggregate_id))
             wait_for_step_3(server, workers, log)
-            running = container.executions.load(execution.id)
+            running = container.executions.load(execution.aggregate_id)
             assert running is not None and running.executor_id is not None
             owner = int(running.executor_id.split("-")[-2])  # executor-<host>-<pid>-<id>
             assert owner in executors, running.executor_id
             executors[owner].send_signal(signal.SIGKILL)
             executors[owner].wait(timeout=10)
             done_before = {n.node_id for n in running.node_executions.values() if n.status == "COMPLETED"}
-            final = wait_until_ended(container, execution.id, log, timeout=90)
+            final = wait_until_ended(container, execution.aggregate_id, log, timeout=90)
         finally:
             for process in workers:
                 if process.poll() is None:

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -102,10 +101,10 @@ def _commands(container: Container, graphs: int) -> None:
         view = container.graphs.create_graph(f"user-{i % 4}", GraphPayload.model_validate(calculator(f"g{i}", b=i)))
         if i % 3 == 0:
             container.graphs.update_graph(
-                f"user-{i % 4}", UUID(view.graph.id), GraphPayload.model_validate(calculator(f"g{i} v2"))
+                f"user-{i % 4}", view.aggregate_id, GraphPayload.model_validate(calculator(f"g{i} v2"))
             )
         if i % 5 == 0:
-            container.graphs.delete_graph(f"user-{i % 4}", UUID(view.graph.id))
+            container.graphs.delete_graph(f"user-{i % 4}", view.aggregate_id)
 
 
 def test_relay_publishes_envelopes_keyed_by_aggregate_with_headers(container: Container) -> None:

@@ -84,9 +84,9 @@ async def test_infinite_outputs_are_stored_and_do_not_stall_the_projector(postgr
         first = await platform.run(divider, {"x": 1})
         second = await platform.run(divider, {"x": -1})
         await _caught_up(platform)
-        views = platform.container.run_views
-        assert views.get_run(platform.user, str(first.id))["outputs"] == {"y": ["Infinity"]}
-        assert views.get_run(platform.user, str(second.id))["outputs"] == {
+        views = platform.container.run_queries
+        assert views.get_run(platform.user, str(first.id)).outputs == {"y": ["Infinity"]}
+        assert views.get_run(platform.user, str(second.id)).outputs == {
             "y": ["Infinity"]
         }  # AutoGPT: x / 0 is inf whatever the sign
         live = _snapshot(platform)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jwt
@@ -61,13 +62,15 @@ def test_agents_import_stores_a_graph_for_the_user(data_dir: Path, tmp_path: Pat
     result = runner.invoke(app, ["agents", "import", str(export), "--user", "carol"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "imported From file" in result.output
+    graph_id = re.search(r"as graph ([0-9a-f-]{36}) v1", result.output)
+    assert graph_id is not None, result.output
     container = build_container(Settings(AGENTGRAPH_DATA_DIR=data_dir))
     try:
-        graphs = container.graphs.list_graphs("carol")
+        stored = container.graphs.graph_for_run("carol", graph_id.group(1), 1)
     finally:
         container.close()
-    assert [g.graph.name for g in graphs] == ["From file"]
-    assert len(graphs[0].graph.nodes) == 3
+    assert stored.name == "From file"
+    assert len(stored.nodes) == 3
 
 
 def test_agents_import_prints_every_problem_of_an_invalid_graph(data_dir: Path, tmp_path: Path) -> None:
@@ -107,7 +110,7 @@ def test_db_init_projections_status_and_rebuild(data_dir: Path, tmp_path: Path) 
     assert graphs_row.count("│ 1 ") == 2  # applied = head = 1, lag 0
     container = build_container(Settings(AGENTGRAPH_DATA_DIR=data_dir))
     try:
-        assert [g["name"] for g in container.graph_views.list_graphs("dora")] == ["Tracked"]
+        assert [g.name for g in container.graph_queries.list_graphs("dora")] == ["Tracked"]
     finally:
         container.close()
 

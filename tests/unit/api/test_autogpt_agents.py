@@ -47,8 +47,8 @@ def test_every_agent_imports_or_gets_structured_errors(client: TestClient, auth:
         return
     assert response.status_code == 400, response.text
     assert body["code"] == "graph_invalid"
-    assert body["node_errors"] or body["graph_errors"]
-    for node_id, pins in body["node_errors"].items():
+    assert body["detail"]["node_errors"] or body["detail"]["graph_errors"]
+    for node_id, pins in body["detail"]["node_errors"].items():
         assert isinstance(node_id, str) and pins
         assert all(isinstance(message, str) and message for message in pins.values())
     assert client.get("/api/graphs", headers=auth()).json() == []
@@ -61,9 +61,9 @@ def test_agents_fail_only_on_blocks_we_do_not_have_yet(client: TestClient, auth:
         body = client.post("/api/graphs", json=json.loads(path.read_text()), headers=auth()).json()
         other = {
             (node_id, pin): msg
-            for node_id, pins in body.get("node_errors", {}).items()
+            for node_id, pins in body.get("detail", {}).get("node_errors", {}).items()
             for pin, msg in pins.items()
             if pin != "block_id"
         }
         assert other == {}, path.name
-        assert body.get("graph_errors", []) == [], path.name
+        assert body.get("detail", {}).get("graph_errors", []) == [], path.name

@@ -55,15 +55,17 @@ def test_invalid_graphs_are_rejected_and_nothing_is_stored(
     body = response.json()
     assert body["code"] == code
     if code == "graph_invalid":
-        assert body["node_errors"] or body["graph_errors"]
+        assert body["detail"]["node_errors"] or body["detail"]["graph_errors"]
     else:
-        assert body["errors"] and all("loc" in e and "msg" in e for e in body["errors"])
+        assert body["detail"] and all("loc" in e and "msg" in e for e in body["detail"])
+        assert body["message"] == "Invalid data for POST /api/graphs"
+        assert body["hint"] == "Ensure the request matches the API schema."
     assert client.get("/api/graphs", headers=auth()).json() == before
 
 
 def test_the_unknown_block_error_names_the_node_and_block(client: TestClient, auth: AuthHeaders) -> None:
     body = client.post("/api/graphs", json={"graph": _broken("unknown block")}, headers=auth()).json()
-    ((node_id, pins),) = body["node_errors"].items()
+    ((node_id, pins),) = body["detail"]["node_errors"].items()
     assert pins == {"block_id": f"Invalid block 11111111-2222-3333-4444-555555555555 for node #{node_id}"}
 
 

@@ -92,23 +92,34 @@ class Platform:
     def add_graph(self, nodes: list[dict[str, Any]], links: list[dict[str, Any]], name: str = "g") -> str:
         """Store a graph keeping our node ids, so tests can name nodes."""
         payload = GraphPayload.model_validate({"name": name, "nodes": nodes, "links": links})
-        return self.container.graphs.create_graph(self.user, payload, fresh_ids=False).graph.id
+        return str(self.container.graphs.create_graph(self.user, payload, fresh_ids=False).aggregate_id)
 
     def add_version(self, graph_id: str, nodes: list[dict[str, Any]], links: list[dict[str, Any]]) -> int:
         payload = GraphPayload.model_validate({"name": "g", "nodes": nodes, "links": links})
-        return self.container.graphs.update_graph(self.user, UUID(graph_id), payload).graph.version
+        return self.container.graphs.update_graph(self.user, UUID(graph_id), payload).version
 
     def request(self, graph_id: str, inputs: dict[str, Any] | None = None, version: int | None = None) -> UUID:
-        view = self.container.graphs.get_graph(self.user, UUID(graph_id), version)
-        execution = self.container.executions.request_execution(
+        if version is None:
+            version = self.container.graphs.repository.get(UUID(graph_id)).active_version
+        requested = self.container.executions.request_execution(
             user_id=self.user,
             graph_id=graph_id,
-            graph_version=view.graph.version,
-            graph=self.container.graphs.graph_for_run(self.user, graph_id, view.graph.version),
+            graph_version=version,
+            graph=self.container.graphs.graph_for_run(self.user, graph_id, version),
             lookup=self.container.blocks.get,
             inputs=inputs or {},
         )
-        return execution.id
+        return requested.aggregate_id
+
+    def runs_of(self, graph_id: str) -> list[GraphExecution.Requested]:
+        """Every run of ``graph_id`` requested so far (sub-agent runs included), from the event store."""
+        app = self.container.executions
+        found = []
+        for notification in app.recorder.select_notifications(start=None, limit=100_000):
+            event = app.mapper.to_domain_event(notification)
+            if isinstance(event, GraphExecution.Requested) and event.graph_id == graph_id:
+                found.append(event)
+        return found
 
     async def wait(
         self, execution_id: UUID, timeout: float = 10.0, statuses: tuple[str, ...] = FINAL
@@ -119,7 +130,9 @@ class Platform:
         while True:
             peek = await asyncio.to_thread(executions.peek, self.user, execution_id)
             if peek.status in statuses:
-                return await asyncio.to_thread(executions.get_execution, self.user, execution_id)
+                execution = await asyncio.to_thread(executions.load, execution_id)
+                assert execution is not None
+                return execution
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"execution stayed {peek.status}")
             await asyncio.sleep(0.02)

@@ -60,7 +60,8 @@ async def test_stop_while_a_block_sleeps_terminates_within_a_second(platform: Pl
 
 
 async def _load(platform: Platform, execution_id: Any) -> list[Any]:
-    execution = await asyncio.to_thread(platform.container.executions.get_execution, platform.user, execution_id)
+    execution = await asyncio.to_thread(platform.container.executions.load, execution_id)
+    assert execution is not None
     return list(execution.node_executions.values())
 
 
@@ -166,8 +167,10 @@ async def test_a_sub_agent_runs_as_a_child_and_its_outputs_come_back(platform: P
     execution = await platform.run(parent, {"subject": "otters"})
     assert execution.status == "COMPLETED"
     assert execution.outputs["answer"] == ["otters"]
-    listed = platform.container.executions.list_executions(platform.user, child).executions
-    assert [(e["status"], e["parent_execution_id"]) for e in listed] == [("COMPLETED", str(execution.id))]
+    (requested,) = platform.runs_of(child)
+    assert requested.parent_execution_id == str(execution.id)
+    child_run = platform.container.executions.load(requested.originator_id)
+    assert child_run is not None and child_run.status == "COMPLETED"
 
 
 async def test_stopping_a_parent_stops_its_sub_agent(platform: Platform) -> None:
@@ -175,18 +178,16 @@ async def test_stopping_a_parent_stops_its_sub_agent(platform: Platform) -> None
     parent = _parent_graph(platform, child)
     parent_id = platform.request(parent, {"subject": "otters"})
     deadline = time.monotonic() + 5
-    child_runs: list[dict[str, Any]] = []
+    child_runs: list[Any] = []
     while time.monotonic() < deadline and not child_runs:
-        child_runs = platform.container.executions.list_executions(platform.user, child).executions
+        child_runs = platform.runs_of(child)
         await asyncio.sleep(0.02)
     assert child_runs, "the child never started"
     await asyncio.sleep(0.1)
     await asyncio.to_thread(platform.container.executions.request_stop, platform.user, parent_id)
     stopped = await platform.wait(parent_id, timeout=3)
     assert stopped.status == "TERMINATED"
-    from uuid import UUID
-
-    child_final = await platform.wait(UUID(child_runs[0]["id"]), timeout=3)
+    child_final = await platform.wait(child_runs[0].originator_id, timeout=3)
     assert child_final.status == "TERMINATED"
 
 

@@ -1,0 +1,134 @@
+"""Execution queries: every run shape the API answers, read from ``executions`` and ``node_executions``.
+
+``run_meta`` is the one builder of ``GraphExecutionMeta``: queries use it on
+read-model rows, the execute route on what the command returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.execution_status import ExecutionStatus
+from domain.json_values import finite_json
+from domain.not_found import ExecutionNotFoundError
+from projections.queries.execution_models import (
+    ExecutionStats,
+    GraphExecution,
+    GraphExecutionMeta,
+    GraphExecutionWithNodes,
+    NodeExecutionResult,
+)
+from projections.queries.graphs import ReadSource, iso, json_value
+
+
+def run_meta(
+    *,
+    execution_id: str,
+    user_id: str,
+    graph_id: str,
+    graph_version: int,
+    status: ExecutionStatus | str,
+    inputs: dict[str, Any] | None,
+    credential_inputs: dict[str, Any] | None = None,
+    started_at: str | None = None,
+    ended_at: str | None = None,
+    stats: dict[str, Any] | None = None,
+) -> GraphExecutionMeta:
+    """One run as AutoGPT's ``GraphExecutionMeta``."""
+    return GraphExecutionMeta(
+        id=execution_id,
+        user_id=user_id,
+        graph_id=graph_id,
+        graph_version=graph_version,
+        inputs=finite_json(inputs) if inputs is not None else None,
+        credential_inputs=credential_inputs or None,
+        status=ExecutionStatus(status),
+        started_at=started_at,
+        ended_at=ended_at,
+        stats=_stats(stats),
+    )
+
+
+def _stats(stats: dict[str, Any] | None) -> ExecutionStats | None:
+    """Our recorded run stats under AutoGPT's names (None until the run ended)."""
+    if not stats:
+        return None
+    values = finite_json(dict(stats))
+    # the executor records one CPU figure: the CPU time of the node executions
+    values.setdefault("node_exec_time_cpu_only", values.get("duration_cpu_only", 0.0))
+    values["cost"] = int(values.get("cost") or 0)
+    return ExecutionStats.model_validate(values)
+
+
+def _meta(row: dict[str, Any]) -> GraphExecutionMeta:
+    return run_meta(
+        execution_id=row["execution_id"],
+        user_id=row["user_id"],
+        graph_id=row["graph_id"],
+        graph_version=int(row["graph_version"]),
+        status=row["status"],
+        inputs=json_value(row["inputs"]),
+        started_at=iso(row["started_at"]),
+        ended_at=iso(row["ended_at"]),
+        stats=json_value(row["stats"]),
+    )
+
+
+class ExecutionQueries:
+    """Runs as the API shows them; another user's run is not found."""
+
+    def __init__(self, store: ReadSource) -> None:
+        self._store = store
+
+    def list_runs(
+        self, user_id: str, graph_id: str | None, page: int, page_size: int
+    ) -> tuple[list[GraphExecutionMeta], int]:
+        """A page of the user's runs (of one graph if given), newest first, and how many there are in all."""
+        where = "user_id = :user_id" + (" AND graph_id = :graph_id" if graph_id else "")
+        params: dict[str, Any] = {"user_id": user_id, "graph_id": graph_id}
+        with self._store.transaction() as tx:
+            total = tx.fetchone(f"SELECT COUNT(*) AS n FROM {tx.t('executions')} WHERE {where}", params)
+            rows = tx.fetchall(
+                f"SELECT * FROM {tx.t('executions')} WHERE {where} "
+                "ORDER BY created_at DESC, execution_id LIMIT :limit OFFSET :offset",
+                {**params, "limit": page_size, "offset": (page - 1) * page_size},
+            )
+        return [_meta(row) for row in rows], int(total["n"]) if total else 0
+
+    def get_run(self, user_id: str, execution_id: str, graph_id: str | None = None) -> GraphExecutionWithNodes:
+        """One run with its node executions (not found unless it is a run of ``graph_id`` when given)."""
+        with self._store.transaction() as tx:
+            row = tx.fetchone(
+                f"SELECT * FROM {tx.t('executions')} WHERE execution_id = :id AND user_id = :user_id",
+                {"id": execution_id, "user_id": user_id},
+            )
+            if row is None or (graph_id is not None and row["graph_id"] != graph_id):
+                raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+            nodes = tx.fetchall(
+                f"SELECT * FROM {tx.t('node_executions')} WHERE execution_id = :id "
+                "ORDER BY (queue_time IS NULL), queue_time, add_time, node_exec_id",
+                {"id": execution_id},
+            )
+        run = GraphExecution(**_meta(row).model_dump(), outputs=json_value(row["outputs"]) or {})
+        return GraphExecutionWithNodes(
+            **run.model_dump(),
+            node_executions=[
+                NodeExecutionResult(
+                    user_id=row["user_id"],
+                    graph_id=row["graph_id"],
+                    graph_version=int(row["graph_version"]),
+                    graph_exec_id=execution_id,
+                    node_exec_id=node["node_exec_id"],
+                    node_id=node["node_id"],
+                    block_id=node["block_id"],
+                    status=ExecutionStatus(node["status"]),
+                    input_data=json_value(node["input_data"]) or {},
+                    output_data=json_value(node["output_data"]) or {},
+                    add_time=iso(node["add_time"]),
+                    queue_time=iso(node["queue_time"]),
+                    start_time=iso(node["start_time"]),
+                    end_time=iso(node["end_time"]),
+                )
+                for node in nodes
+            ],
+        )
