@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
@@ -28,6 +28,7 @@ from api.consistency import (
     token_for,
 )
 from api.errors import responses
+from api.routers.graphs import MAX_VERSION
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
 from projections.queries.execution_models import (
@@ -42,6 +43,9 @@ from projections.queries.executions import run_meta
 
 commands = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 413, 422))
 queries = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 422))
+
+MAX_PAGE = 1_000_000
+"""Pages beyond this are refused (422): no one pages that far, and the number must fit the database."""
 
 STOP_WAIT_SECONDS = 5.0
 """How long the stop route waits for the run to end before answering with its state."""
@@ -79,7 +83,7 @@ def _uuid(value: str) -> UUID:
 @commands.post("/api/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version")
 def execute_graph(
     graph_id: str,
-    graph_version: int,
+    graph_version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
     body: ExecuteGraphRequest,
     user: CurrentUser,
     container: ContainerDep,
@@ -161,7 +165,7 @@ def list_executions(
     user: CurrentUser,
     container: ContainerDep,
     response: Response,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int = Query(25, ge=1, le=100),
 ) -> list[GraphExecutionMeta]:
     """Every run of the caller (sub-agent runs included), without results, as a bare list.
@@ -183,7 +187,7 @@ def list_graph_executions(
     graph_id: str,
     user: CurrentUser,
     container: ContainerDep,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int = Query(25, ge=1, le=100),
 ) -> GraphExecutionsPaginated:
     """The caller's runs of this graph (any version), AutoGPT's paginated shape."""

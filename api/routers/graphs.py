@@ -8,10 +8,10 @@ shapes (``projections.queries.graph_models``); command answers add a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
@@ -23,6 +23,9 @@ from domain.agent_format import GraphPayload, NodePayload
 from domain.not_found import GraphNotFoundError
 from projections.queries.graph_models import GraphDeletedAnswer, GraphMeta, GraphModel, GraphWritten
 from projections.queries.graphs import graph_model
+
+MAX_VERSION = 2**31 - 1
+"""The highest version number a request may name (it must fit a database integer)."""
 
 commands = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=responses(400, 401, 404, 413, 422))
 queries = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=responses(400, 401, 404, 422))
@@ -67,7 +70,7 @@ BODY_MODELS = (CreateGraphRequest, GraphBody)
 class SetActiveVersion(BaseModel):
     """Body of ``PUT /api/graphs/{id}/versions/active``."""
 
-    active_graph_version: int = Field(ge=1)
+    active_graph_version: int = Field(ge=1, le=MAX_VERSION)
 
 
 def _parse_id(graph_id: str) -> UUID:
@@ -152,7 +155,7 @@ def get_graph(
     graph_id: str,
     user: CurrentUser,
     container: ContainerDep,
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     for_export: bool = Query(False, description="AutoGPT's export shape: no owner, sub-graphs included"),
 ) -> GraphModel:
     """One version of one of the caller's graphs (AutoGPT's GraphModel)."""
@@ -168,14 +171,16 @@ def list_versions(graph_id: str, user: CurrentUser, container: ContainerDep) -> 
 
 
 @queries.get("/{graph_id}/versions/{version}", summary="One version of a graph", dependencies=[GraphsConsistent])
-def get_version(graph_id: str, version: int, user: CurrentUser, container: ContainerDep) -> GraphModel:
+def get_version(
+    graph_id: str, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], user: CurrentUser, container: ContainerDep
+) -> GraphModel:
     """Same as ``GET /api/graphs/{id}?version=N``."""
     return container.graph_queries.get_graph(user.user_id, str(_parse_id(graph_id)), version)
 
 
 @queries.get("/{graph_id}/export", summary="Export a graph as AutoGPT JSON", dependencies=[GraphsConsistent])
 def export_graph(
-    graph_id: str, user: CurrentUser, container: ContainerDep, version: int | None = Query(None, ge=1)
+    graph_id: str, user: CurrentUser, container: ContainerDep, version: int | None = Query(None, ge=1, le=MAX_VERSION)
 ) -> GraphModel:
     """Same as ``GET /api/graphs/{id}?for_export=true``: ready to import elsewhere."""
     return container.graph_queries.export(user.user_id, str(_parse_id(graph_id)), version)
