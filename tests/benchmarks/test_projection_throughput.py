@@ -7,7 +7,7 @@ Run on demand (not part of the default test run)::
 Figures printed side by side, each next to a baseline measured in the same run:
 
 - rebuild: events/s of ``agentgraph projections rebuild`` against the raw rate
-  of reading the same notifications (target: at least 30,000 events/s);
+  of reading the same notifications (target: at least ``REBUILD_OF_RAW`` = 0.3 of it);
 - catch-up: a projector consuming the events through Kafka into PostgreSQL
   (one transaction per poll) against the eventsourcing library's own
   ``ProjectionRunner`` following the executions log of the same run, one
@@ -52,6 +52,8 @@ COMPLETED = [get_topic(GraphExecution.Completed)]
 PARTITIONS = 6
 BASELINE_EVENTS = 3000
 """How many executions events the one-transaction-per-event baseline is timed over (it is slow)."""
+REBUILD_OF_RAW = 0.3
+"""The rebuild rate's least share of the raw read rate: replaying also decodes, projects and writes every event."""
 LINES: list[str] = []
 
 
@@ -135,7 +137,7 @@ async def test_rebuild_rate_against_raw_reads(postgres_server: str, tmp_path: Pa
             f"rebuild: {rebuilt} events at {rate:,.0f} events/s; raw notification reads {raw:,.0f} events/s "
             f"({rate / raw:.2f} of raw)"
         )
-        assert rate >= 30_000, f"rebuild {rate:,.0f} events/s"
+        assert rate / raw >= REBUILD_OF_RAW
     finally:
         container.close()
 

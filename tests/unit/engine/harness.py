@@ -111,16 +111,6 @@ class Platform:
         )
         return requested.aggregate_id
 
-    def runs_of(self, graph_id: str) -> list[GraphExecution.Requested]:
-        """Every run of ``graph_id`` requested so far (sub-agent runs included), from the event store."""
-        app = self.container.executions
-        found = []
-        for notification in app.recorder.select_notifications(start=None, limit=100_000):
-            event = app.mapper.to_domain_event(notification)
-            if isinstance(event, GraphExecution.Requested) and event.graph_id == graph_id:
-                found.append(event)
-        return found
-
     async def wait(
         self, execution_id: UUID, timeout: float = 10.0, statuses: tuple[str, ...] = FINAL
     ) -> GraphExecution:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from api.composition import ExecutorService
 from application.executor import ExecutorConfig
+from domain.execution import GraphExecution
 from tests.unit.engine.harness import (
     AGENT_EXECUTOR,
     CALCULATOR,
@@ -59,7 +64,7 @@ async def test_stop_while_a_block_sleeps_terminates_within_a_second(platform: Pl
     assert stopped.outputs == {}
 
 
-async def _load(platform: Platform, execution_id: Any) -> list[Any]:
+async def _load(platform: Platform, execution_id: UUID) -> list[Any]:
     execution = await asyncio.to_thread(platform.container.executions.load, execution_id)
     assert execution is not None
     return list(execution.node_executions.values())
@@ -80,21 +85,49 @@ async def test_stopping_a_queued_run_ends_it_at_once(tmp_path: Path) -> None:
 
 
 async def test_a_user_runs_at_most_the_cap_and_the_rest_wait_queued(tmp_path: Path) -> None:
-    async for platform in start_platform(tmp_path, ExecutorConfig(max_running_per_user=2)):
+    cap = 2
+    async for platform in start_platform(tmp_path, ExecutorConfig(max_running_per_user=cap)):
         graph = sleeper_graph(platform, seconds=0.4)
         ids = [platform.request(graph, {"x": i}) for i in range(5)]
-        peak = 0
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            runs = [await asyncio.to_thread(platform.container.executions.load, i) for i in ids]
-            running = sum(1 for r in runs if r is not None and r.status == "RUNNING")
-            peak = max(peak, running)
-            if all(r is not None and r.status == "COMPLETED" for r in runs):
-                break
-            await asyncio.sleep(0.02)
-        assert peak == 2
         finals = [await platform.wait(i) for i in ids]
         assert [f.outputs["y"] for f in finals] == [[float(i + 1)] for i in range(5)]
+        # from the recorded events, not from sampled statuses (sampling races with completions)
+        histories = [await asyncio.to_thread(_recorded, platform, i) for i in ids]
+    running = [_running_interval(history) for history in histories]
+    assert _most_at_once(running) == cap
+    first_end = min(end for _, end in running)
+    waited = [
+        history
+        for history, (start, _) in zip(histories, running, strict=True)
+        if any(end <= start for _, end in running)
+    ]
+    assert len(waited) == len(ids) - cap  # the others started only once an earlier run had ended...
+    for history in waited:  # ...and were QUEUED until then
+        queued, started = history[1:3]  # after Requested
+        assert isinstance(queued, GraphExecution.Queued) and isinstance(started, GraphExecution.Started)
+        assert queued.timestamp < first_end
+
+
+def _recorded(platform: Platform, execution_id: UUID) -> list[Any]:
+    """Every event the executions store holds for one run, in order."""
+    return list(platform.container.executions.repository.event_store.get(execution_id))
+
+
+def _running_interval(history: list[Any]) -> tuple[datetime, datetime]:
+    """When the run started and when it ended, as its events recorded them."""
+    [start] = [e.timestamp for e in history if isinstance(e, GraphExecution.Started)]
+    [end] = [e.timestamp for e in history if isinstance(e, GraphExecution.Completed)]
+    return start, end
+
+
+def _most_at_once(intervals: list[tuple[datetime, datetime]]) -> int:
+    """The largest number of intervals that overlap (half-open: one ending as another starts is no overlap)."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    at_once = most = 0
+    for _, change in edges:  # at equal times the -1 sorts first
+        at_once += change
+        most = max(most, at_once)
+    return most
 
 
 async def test_another_user_is_not_held_back_by_the_cap(tmp_path: Path) -> None:
@@ -167,10 +200,18 @@ async def test_a_sub_agent_runs_as_a_child_and_its_outputs_come_back(platform: P
     execution = await platform.run(parent, {"subject": "otters"})
     assert execution.status == "COMPLETED"
     assert execution.outputs["answer"] == ["otters"]
-    (requested,) = platform.runs_of(child)
-    assert requested.parent_execution_id == str(execution.id)
-    child_run = platform.container.executions.load(requested.originator_id)
-    assert child_run is not None and child_run.status == "COMPLETED"
+    [child_run] = await asyncio.to_thread(_runs_of, platform, child)
+    assert (child_run.status, child_run.parent_execution_id) == ("COMPLETED", str(execution.id))
+
+
+def _runs_of(platform: Platform, graph_id: str) -> list[GraphExecution]:
+    """Every run of a graph, as the executions store records them."""
+    app = platform.container.executions
+    requested = app.recorder.select_notifications(
+        start=None, limit=10_000, topics=[get_topic(GraphExecution.Requested)]
+    )
+    ids = [n.originator_id for n in requested if app.mapper.to_domain_event(n).graph_id == graph_id]
+    return [run for run in map(app.load, ids) if run is not None]
 
 
 async def test_stopping_a_parent_stops_its_sub_agent(platform: Platform) -> None:
@@ -178,16 +219,16 @@ async def test_stopping_a_parent_stops_its_sub_agent(platform: Platform) -> None
     parent = _parent_graph(platform, child)
     parent_id = platform.request(parent, {"subject": "otters"})
     deadline = time.monotonic() + 5
-    child_runs: list[Any] = []
+    child_runs: list[GraphExecution] = []
     while time.monotonic() < deadline and not child_runs:
-        child_runs = platform.runs_of(child)
+        child_runs = await asyncio.to_thread(_runs_of, platform, child)
         await asyncio.sleep(0.02)
     assert child_runs, "the child never started"
     await asyncio.sleep(0.1)
     await asyncio.to_thread(platform.container.executions.request_stop, platform.user, parent_id)
     stopped = await platform.wait(parent_id, timeout=3)
     assert stopped.status == "TERMINATED"
-    child_final = await platform.wait(child_runs[0].originator_id, timeout=3)
+    child_final = await platform.wait(child_runs[0].id, timeout=3)
     assert child_final.status == "TERMINATED"
 
 
