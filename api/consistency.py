@@ -55,15 +55,6 @@ def decode_token(token: str) -> Positions:
     return positions
 
 
-def merge_tokens(known: Positions, token: str) -> Positions:
-    """The newer of each context's positions (what a session-consistent client keeps)."""
-    merged = dict(known)
-    for context, (position, partition) in decode_token(token).items():
-        if context not in merged or merged[context][0] < position:
-            merged[context] = (position, partition)
-    return merged
-
-
 def token_for(container: Container, context: str, written: Written) -> str | None:
     """The token naming what a command wrote in ``context`` (None when it wrote nothing)."""
     if written.position is None:

@@ -53,7 +53,7 @@ class AgentExecutorBlock(Block):
     Output = BlockSchema
 
     async def run(self, input_data: Any, context: RunContext) -> BlockOutput:
-        runner = context.extra.get("subagent_runner")
+        runner: SubAgentRunner | None = context.extra.get("subagent_runner")
         if runner is None:
             raise RuntimeError("AgentExecutorBlock runs only inside a graph execution")
         async for name, value in runner.run_child(

@@ -418,10 +418,9 @@ class Executor:
         context = RunContext(
             user_id=execution.user_id,
             graph_id=execution.graph_id,
-            graph_exec_id=str(execution.id),
             node_id=node.node_id,
             node_exec_id=node_exec_id,
-            extra={SUBAGENT_RUNNER: _SubAgentRunner(self, run)} if block.block_type == BlockType.AGENT else {},
+            extra=self._block_extras(run, block),
         )
         skip = run.skip_outputs.pop(node_exec_id, 0)
         started, cpu_started = time.perf_counter(), time.thread_time()

@@ -18,7 +18,7 @@ from typing import Any
 LIST_INDEX = "_$_"
 DICT_KEY = "_#_"
 OBJECT_ATTR = "_@_"
-_SPLIT = re.compile(r"(_\$_|_#_|_@_)")
+_SPLIT = re.compile("(" + "|".join(re.escape(d) for d in (LIST_INDEX, DICT_KEY, OBJECT_ATTR)) + ")")
 
 
 class _Missing:

@@ -152,10 +152,6 @@ class ExecutionPlan:
         name = node.input_data.get("name")
         return name if isinstance(name, str) else None
 
-    def is_done(self, execution: GraphExecution) -> bool:
-        """True when no node execution is queued or running."""
-        return not execution.has_active_nodes
-
 
 def new_node_exec_id() -> str:
     """A fresh (version 4) node execution id.

@@ -203,7 +203,6 @@ class RunContext:
 
     user_id: str = ""
     graph_id: str = ""
-    graph_exec_id: str = ""
     node_id: str = ""
     node_exec_id: str = ""
     user_timezone: str | None = None
@@ -366,21 +365,6 @@ def _output_problem(schema: type[BlockSchema], pin: str, value: Any) -> str | No
     except ValidationError as exc:
         return "; ".join(err["msg"] for err in exc.errors())
     return None
-
-
-async def collect_outputs(
-    block: Block, data: dict[str, Any], context: RunContext | None = None
-) -> list[tuple[str, Any]]:
-    """Run a block to the end and return every ``(pin, value)`` in order.
-
-    Unlike ``execute`` this keeps a yielded ``error`` as an output instead of
-    raising, so tests and callers can see what a block said.
-    """
-    validated = block.validate_input(data)
-    out: list[tuple[str, Any]] = []
-    async for pin, value in block.run(validated, context or RunContext()):
-        out.append((pin, value))
-    return out
 
 
 def iter_subclasses(cls: type[Block]) -> Iterator[type[Block]]:

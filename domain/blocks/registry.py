@@ -37,11 +37,6 @@ def _blocks() -> dict[str, Block]:
     return found
 
 
-def get_block(block_id: str) -> Block | None:
-    """The block with this id, or None when the library has none."""
-    return _blocks().get(block_id)
-
-
 def all_blocks() -> list[Block]:
     """Every block, sorted by name."""
     return sorted(_blocks().values(), key=lambda b: b.name())

@@ -12,6 +12,7 @@ longer found fails its test too, so the lists only shrink: delete the entry once
 from __future__ import annotations
 
 import ast
+import enum
 import importlib
 import itertools
 import re
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import vulture
 from eventsourcing.domain import BaseAggregate, DomainEvent
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("domain", "application", "projections", "adapters", "api")
@@ -301,6 +304,10 @@ FRAMEWORK_BASES = re.compile(r"(Enum|BaseModel|Schema\w*|Block|Event|Created)$")
 (their fields are the stored payload). Not settings: a setting that no code reads is dead."""
 
 
+FRAMEWORK_CLASSES = (BaseModel, enum.Enum, DomainEvent)
+"""The same, found by what a class is at run time (so ``class GraphModel(GraphMeta)`` counts)."""
+
+
 def _framework_members(module: Module) -> set[tuple[int, str]]:
     """(line, name) of the classes and fields that a library finds without a reference in our code.
 
@@ -309,10 +316,22 @@ def _framework_members(module: Module) -> set[tuple[int, str]]:
     """
     found: set[tuple[int, str]] = set()
 
+    loaded = importlib.import_module(module.name)
+
     def walk(node: ast.AST, framework_owned: bool) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef):
-                owned = framework_owned or any(FRAMEWORK_BASES.search(ast.unparse(base)) for base in child.bases)
+                runtime = getattr(loaded, child.name, None) if node is module.tree else None
+                owned = (
+                    framework_owned
+                    or any(FRAMEWORK_BASES.search(ast.unparse(base)) for base in child.bases)
+                    # a subclass of one of our models is a model too (its fields are serialised)
+                    or (
+                        isinstance(runtime, type)
+                        and issubclass(runtime, FRAMEWORK_CLASSES)
+                        and not issubclass(runtime, BaseSettings)  # a setting no code reads is dead
+                    )
+                )
                 if owned:
                     found.add((child.lineno, child.name))
                 walk(child, owned)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.blocks.registry import get_block
+from domain.blocks.registry import BlockRegistry, all_blocks
 from domain.graph import GraphContent, Link, Node
 from domain.graph_validation import GraphValidationError, sanitize_pin_name, validate_graph
 
@@ -15,6 +15,8 @@ STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
 FILL_TEMPLATE = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
 NOTE = "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc"
 FIND_IN_DICT = "0e50422c-6dee-4145-83d6-3a5a392f65de"
+
+get_block = BlockRegistry(all_blocks()).get
 
 
 def calculator_graph() -> GraphContent:

@@ -13,9 +13,18 @@ from adapters.settings import Settings
 from api.app import create_app
 from api.auth import mint_token
 from api.composition import Container, build_container
-from api.consistency import TOKEN_HEADER, Positions, encode_token, merge_tokens
+from api.consistency import TOKEN_HEADER, Positions, decode_token, encode_token
 
 AuthHeaders = Callable[..., dict[str, str]]
+
+
+def merge_tokens(known: Positions, token: str) -> Positions:
+    """The newer of each context's positions (what a session-consistent client keeps)."""
+    merged = dict(known)
+    for context, (position, partition) in decode_token(token).items():
+        if context not in merged or merged[context][0] < position:
+            merged[context] = (position, partition)
+    return merged
 
 
 @pytest.fixture

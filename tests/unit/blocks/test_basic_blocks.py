@@ -16,7 +16,6 @@ from domain.blocks.base import (
     BlockExecutionError,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.basic import (
     NoteBlock,
@@ -27,6 +26,7 @@ from domain.blocks.basic import (
 )
 from domain.blocks.conversion import ConversionError, convert
 from domain.blocks.io import ShortTextType
+from tests.unit.blocks.outputs import collect_outputs
 
 
 async def run_block(block_cls: type[Block], inputs: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -11,9 +11,9 @@ from domain.blocks.base import (
     BlockInputError,
     BlockType,
     RunContext,
-    collect_outputs,
 )
 from domain.blocks.branching import ComparisonOperator, ConditionBlock, IfInputMatchesBlock
+from tests.unit.blocks.outputs import collect_outputs
 
 
 async def outputs_of(block: Block, data: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -17,7 +17,6 @@ from domain.blocks.base import (
     BlockExecutionError,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.dictionary import (
     AddToDictionaryBlock,
@@ -27,6 +26,7 @@ from domain.blocks.dictionary import (
     RemoveFromDictionaryBlock,
     ReplaceDictionaryValueBlock,
 )
+from tests.unit.blocks.outputs import collect_outputs
 
 Outputs = list[tuple[str, Any]]
 

@@ -14,8 +14,9 @@ import pytest
 
 import adapters.blocks.http as http_module
 from adapters.blocks.http import HttpPolicy, SendWebRequestBlock, http_blocks, is_public_address
-from domain.blocks.base import BlockCategory, BlockExecutionError, BlockType, collect_outputs
+from domain.blocks.base import BlockCategory, BlockExecutionError, BlockType
 from tests.fakes.http_server import FakeHTTPServer
+from tests.unit.blocks.outputs import collect_outputs
 
 OPEN = HttpPolicy(allow_private_networks=True)
 

@@ -12,7 +12,6 @@ from domain.blocks.base import (
     BlockExecutionError,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.io import (
     AgentDropdownInputBlock,
@@ -24,6 +23,7 @@ from domain.blocks.io import (
     AgentTableInputBlock,
     AgentToggleInputBlock,
 )
+from tests.unit.blocks.outputs import collect_outputs
 
 INPUT_PINS = {"name", "value", "title", "description", "advanced", "secret"}
 

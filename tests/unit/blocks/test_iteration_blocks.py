@@ -9,9 +9,9 @@ from domain.blocks.base import (
     BlockExecutionError,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.iteration import StepThroughItemsBlock
+from tests.unit.blocks.outputs import collect_outputs
 
 
 async def outputs_of(data: dict[str, Any]) -> list[tuple[str, Any]]:

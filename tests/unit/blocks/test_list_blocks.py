@@ -9,7 +9,6 @@ from domain.blocks.base import (
     BlockExecutionError,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.lists import (
     AddToListBlock,
@@ -21,6 +20,7 @@ from domain.blocks.lists import (
     ReplaceListItemBlock,
     estimate_tokens,
 )
+from tests.unit.blocks.outputs import collect_outputs
 
 
 async def outputs_of(block: Block, data: dict[str, Any]) -> list[tuple[str, Any]]:

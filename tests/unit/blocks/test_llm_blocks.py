@@ -27,7 +27,6 @@ from domain.blocks.base import (
     BlockType,
     RunContext,
     SchemaField,
-    collect_outputs,
 )
 from tests.fakes.openai_server import (
     ChatRequest,
@@ -35,6 +34,7 @@ from tests.fakes.openai_server import (
     Reply,
     json_reply,
 )
+from tests.unit.blocks.outputs import collect_outputs
 
 TEST_CREDENTIALS_INPUT = {
     "provider": "openai",

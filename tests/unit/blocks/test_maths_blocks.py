@@ -10,9 +10,9 @@ from domain.blocks.base import (
     Block,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.maths import CalculatorBlock, CountItemsBlock, Operation
+from tests.unit.blocks.outputs import collect_outputs
 
 
 async def outputs_of(block: Block, data: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -14,7 +14,6 @@ from domain.blocks.base import (
     BlockExecutionError,
     BlockInputError,
     BlockType,
-    collect_outputs,
 )
 from domain.blocks.text import (
     CombineTextsBlock,
@@ -24,6 +23,7 @@ from domain.blocks.text import (
     TextReplaceBlock,
     TextSplitBlock,
 )
+from tests.unit.blocks.outputs import collect_outputs
 
 Outputs = list[tuple[str, Any]]
 

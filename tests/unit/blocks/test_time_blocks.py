@@ -19,13 +19,13 @@ from domain.blocks.base import (
     BlockInputError,
     BlockType,
     RunContext,
-    collect_outputs,
 )
 from domain.blocks.time import (
     GetCurrentDateAndTimeBlock,
     GetCurrentDateBlock,
     GetCurrentTimeBlock,
 )
+from tests.unit.blocks.outputs import collect_outputs
 
 TIMEZONES = [
     "UTC",
