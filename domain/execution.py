@@ -6,8 +6,14 @@ input, starting, producing an output, completing, failing or being
 terminated, a stop being requested, and the run's end. Events carry plain
 JSON so audit tooling can replay a run without our classes.
 
-Status changes follow ``domain.execution_status``; an illegal one raises
-``IllegalTransitionError`` before any event is recorded.
+Every command checks its rules (``domain.execution_status``) and raises
+``IllegalTransitionError`` before any event is recorded; applying an event
+(the ``@event``-decorated private methods) never checks a rule, so every
+stream ever written still loads after a rule is tightened.
+
+An event's time is the library's stamp: a decorated method that needs it
+names a ``timestamp`` parameter, which the library fills from the event
+whenever the event is applied (commands never pass it).
 
 The decisions (which node runs next with which inputs) are made by
 ``domain.execution_engine``; this class records them and keeps the state
@@ -21,7 +27,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from domain.execution_status import TERMINAL, ExecutionStatus, IllegalTransitionError, check_transition
 
@@ -88,7 +94,7 @@ def _iso(moment: datetime | None) -> str | None:
 class GraphExecution(Aggregate):
     """A run of one pinned graph version for one user."""
 
-    # -- events ----------------------------------------------------------
+    # -- creation ----------------------------------------------------------
 
     class Requested(Aggregate.Created):
         """A user asked to run a graph version with these inputs."""
@@ -102,160 +108,7 @@ class GraphExecution(Aggregate):
         parent_execution_id: str | None
         parent_node_exec_id: str | None
 
-    class Queued(Aggregate.Event):
-        """The run waits for an executor slot."""
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate._set_status(S.QUEUED)
-            aggregate.queued_at = self.timestamp
-
-    class Started(Aggregate.Event):
-        """An executor took the run and started it."""
-
-        executor_id: str
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate._set_status(S.RUNNING)
-            aggregate.started_at = self.timestamp
-            aggregate.executor_id = self.executor_id
-
-    class Resumed(Aggregate.Event):
-        """Another executor took over a running run (after a crash or a rebalance)."""
-
-        executor_id: str
-        previous_executor_id: str | None
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate.executor_id = self.executor_id
-            aggregate.resume_count += 1
-
-    class NodeInputReceived(Aggregate.Event):
-        """A node execution got one input and still waits for others."""
-
-        node_exec_id: str
-        node_id: str
-        block_id: str
-        pin: str
-        value: Any
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate._node_or_new(self.node_exec_id, self.node_id, self.block_id, self.timestamp)
-            node.input_data[self.pin] = self.value
-
-    class NodeExecutionQueued(Aggregate.Event):
-        """A node execution has every input it needs and waits to run."""
-
-        node_exec_id: str
-        node_id: str
-        block_id: str
-        input_data: dict[str, Any]
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate._node_or_new(self.node_exec_id, self.node_id, self.block_id, self.timestamp)
-            aggregate._move(node, S.QUEUED)
-            node.input_data = self.input_data
-            node.queue_time = self.timestamp
-            node.error = None
-
-    class NodeExecutionStarted(Aggregate.Event):
-        """A node execution began running its block."""
-
-        node_exec_id: str
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate.node_executions[self.node_exec_id]
-            aggregate._move(node, S.RUNNING)
-            node.start_time = self.timestamp
-
-    class NodeOutputProduced(Aggregate.Event):
-        """A running block yielded a value on one of its pins."""
-
-        node_exec_id: str
-        pin: str
-        value: Any
-        graph_output_name: str | None
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate.node_executions[self.node_exec_id]
-            node.output_data.setdefault(self.pin, []).append(self.value)
-            aggregate.latest_outputs[(node.node_id, self.pin)] = self.value
-            if self.graph_output_name is not None:
-                aggregate.outputs[self.graph_output_name].append(self.value)
-
-    class NodeExecutionCompleted(Aggregate.Event):
-        """A block finished without error."""
-
-        node_exec_id: str
-        stats: dict[str, Any]
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate.node_executions[self.node_exec_id]
-            aggregate._move(node, S.COMPLETED)
-            node.end_time = self.timestamp
-            node.stats = self.stats
-
-    class NodeExecutionFailed(Aggregate.Event):
-        """A block raised, or yielded on its error pin."""
-
-        node_exec_id: str
-        error: str
-        stats: dict[str, Any]
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate.node_executions[self.node_exec_id]
-            aggregate._move(node, S.FAILED)
-            node.end_time = self.timestamp
-            node.stats = self.stats
-            node.error = self.error
-
-    class NodeExecutionTerminated(Aggregate.Event):
-        """A node execution was stopped (a stop, or its executor was lost)."""
-
-        node_exec_id: str
-        reason: str
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            node = aggregate.node_executions[self.node_exec_id]
-            aggregate._move(node, S.TERMINATED)
-            node.end_time = self.timestamp
-            node.error = self.reason
-
-    class StopRequested(Aggregate.Event):
-        """Someone asked for the run to stop."""
-
-        requested_by: str
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate.stop_requested = True
-
-    class Completed(Aggregate.Event):
-        """No node is left to run and nothing stopped or failed the run."""
-
-        stats: dict[str, Any]
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate._finish(S.COMPLETED, self.timestamp, self.stats)
-
-    class Failed(Aggregate.Event):
-        """A graph-level error ended the run."""
-
-        error: str
-        stats: dict[str, Any]
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate._finish(S.FAILED, self.timestamp, self.stats)
-            aggregate.error = self.error
-
-    class Terminated(Aggregate.Event):
-        """The run was stopped."""
-
-        stats: dict[str, Any]
-
-        def apply(self, aggregate: GraphExecution) -> None:
-            aggregate._finish(S.TERMINATED, self.timestamp, self.stats)
-
-    # -- creation --------------------------------------------------------
-
+    @event(Requested)
     def __init__(
         self,
         graph_id: str,
@@ -318,106 +171,272 @@ class GraphExecution(Aggregate):
             parent_execution_id=parent_execution_id,
             parent_node_exec_id=parent_node_exec_id,
         )
-        execution.trigger_event(cls.Queued)
+        execution._queued()
         return execution
 
-    # -- commands ----------------------------------------------------------
+    class Queued(Aggregate.Event):
+        """The run waits for an executor slot."""
+
+    @event(Queued)
+    def _queued(self, timestamp: datetime | None = None) -> None:
+        self.status = S.QUEUED
+        self.queued_at = timestamp
+
+    # -- the run -------------------------------------------------------------
 
     def start(self, executor_id: str) -> None:
         """An executor takes the queued run."""
         check_transition(f"execution {self.id}", self.status, S.RUNNING)
-        self.trigger_event(self.Started, executor_id=executor_id)
+        self._started(executor_id=executor_id)
+
+    class Started(Aggregate.Event):
+        """An executor took the run and started it."""
+
+        executor_id: str
+
+    @event(Started)
+    def _started(self, executor_id: str, timestamp: datetime | None = None) -> None:
+        self.status = S.RUNNING
+        self.started_at = timestamp
+        self.executor_id = executor_id
 
     def resume(self, executor_id: str) -> None:
         """Another executor takes over a running run."""
         if self.status != S.RUNNING:
             raise IllegalTransitionError(f"execution {self.id} is {self.status}, only RUNNING runs are resumed")
-        self.trigger_event(self.Resumed, executor_id=executor_id, previous_executor_id=self.executor_id)
+        self._resumed(executor_id=executor_id, previous_executor_id=self.executor_id)
+
+    class Resumed(Aggregate.Event):
+        """Another executor took over a running run (after a crash or a rebalance)."""
+
+        executor_id: str
+        previous_executor_id: str | None
+
+    @event(Resumed)
+    def _resumed(self, executor_id: str, previous_executor_id: str | None) -> None:
+        # previous_executor_id is kept for the audit trail: the state needs only the new owner
+        self.executor_id = executor_id
+        self.resume_count += 1
+
+    def request_stop(self, requested_by: str) -> bool:
+        """Ask the run to stop; False when it has ended or a stop is pending."""
+        if self.status in TERMINAL or self.stop_requested:
+            return False
+        self._stop_requested(requested_by=requested_by)
+        return True
+
+    class StopRequested(Aggregate.Event):
+        """Someone asked for the run to stop."""
+
+        requested_by: str
+
+    @event(StopRequested)
+    def _stop_requested(self, requested_by: str) -> None:
+        # requested_by is kept for the audit trail
+        self.stop_requested = True
+
+    def complete(self, stats: dict[str, Any]) -> None:
+        """End the run as COMPLETED."""
+        check_transition(f"execution {self.id}", self.status, S.COMPLETED)
+        self._completed(stats=stats)
+
+    class Completed(Aggregate.Event):
+        """No node is left to run and nothing stopped or failed the run."""
+
+        stats: dict[str, Any]
+
+    @event(Completed)
+    def _completed(self, stats: dict[str, Any], timestamp: datetime | None = None) -> None:
+        self._finish(S.COMPLETED, timestamp, stats)
+
+    def fail(self, error: str, stats: dict[str, Any]) -> None:
+        """End the run as FAILED with a graph-level error."""
+        check_transition(f"execution {self.id}", self.status, S.FAILED)
+        self._failed(error=error, stats=stats)
+
+    class Failed(Aggregate.Event):
+        """A graph-level error ended the run."""
+
+        error: str
+        stats: dict[str, Any]
+
+    @event(Failed)
+    def _failed(self, error: str, stats: dict[str, Any], timestamp: datetime | None = None) -> None:
+        self._finish(S.FAILED, timestamp, stats)
+        self.error = error
+
+    def terminate(self, stats: dict[str, Any]) -> None:
+        """End the run as TERMINATED, first terminating every unfinished node."""
+        check_transition(f"execution {self.id}", self.status, S.TERMINATED)
+        for node in list(self.node_executions.values()):
+            if node.status in (S.INCOMPLETE, S.QUEUED, S.RUNNING):
+                self.terminate_node(node.node_exec_id, "execution stopped")
+        self._terminated(stats=stats)
+
+    class Terminated(Aggregate.Event):
+        """The run was stopped."""
+
+        stats: dict[str, Any]
+
+    @event(Terminated)
+    def _terminated(self, stats: dict[str, Any], timestamp: datetime | None = None) -> None:
+        self._finish(S.TERMINATED, timestamp, stats)
+
+    # -- node executions -------------------------------------------------------
 
     def add_node_input(self, node_exec_id: str, node_id: str, block_id: str, pin: str, value: Any) -> None:
         """Record one input of a node execution that still waits for more."""
         node = self.node_executions.get(node_exec_id)
         if node is not None and node.status != S.INCOMPLETE:
             raise IllegalTransitionError(f"node execution {node_exec_id} is {node.status}: it takes no inputs")
-        self.trigger_event(
-            self.NodeInputReceived,
-            node_exec_id=node_exec_id,
-            node_id=node_id,
-            block_id=block_id,
-            pin=pin,
-            value=value,
-        )
+        self._node_input_received(node_exec_id=node_exec_id, node_id=node_id, block_id=block_id, pin=pin, value=value)
+
+    class NodeInputReceived(Aggregate.Event):
+        """A node execution got one input and still waits for others."""
+
+        node_exec_id: str
+        node_id: str
+        block_id: str
+        pin: str
+        value: Any
+
+    @event(NodeInputReceived)
+    def _node_input_received(
+        self, node_exec_id: str, node_id: str, block_id: str, pin: str, value: Any, timestamp: datetime | None = None
+    ) -> None:
+        node = self._node_or_new(node_exec_id, node_id, block_id, timestamp)
+        node.input_data[pin] = value
 
     def queue_node(self, node_exec_id: str, node_id: str, block_id: str, input_data: dict[str, Any]) -> None:
         """Queue a node execution (new, waiting, or terminated and re-run)."""
         node = self.node_executions.get(node_exec_id)
         if node is not None:
             check_transition(f"node execution {node_exec_id}", node.status, S.QUEUED)
-        self.trigger_event(
-            self.NodeExecutionQueued,
-            node_exec_id=node_exec_id,
-            node_id=node_id,
-            block_id=block_id,
-            input_data=input_data,
+        self._node_execution_queued(
+            node_exec_id=node_exec_id, node_id=node_id, block_id=block_id, input_data=input_data
         )
+
+    class NodeExecutionQueued(Aggregate.Event):
+        """A node execution has every input it needs and waits to run."""
+
+        node_exec_id: str
+        node_id: str
+        block_id: str
+        input_data: dict[str, Any]
+
+    @event(NodeExecutionQueued)
+    def _node_execution_queued(
+        self,
+        node_exec_id: str,
+        node_id: str,
+        block_id: str,
+        input_data: dict[str, Any],
+        timestamp: datetime | None = None,
+    ) -> None:
+        node = self._node_or_new(node_exec_id, node_id, block_id, timestamp)
+        self._move(node, S.QUEUED)
+        node.input_data = input_data
+        node.queue_time = timestamp
+        node.error = None
 
     def start_node(self, node_exec_id: str) -> None:
         """A queued node execution begins."""
         check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.RUNNING)
-        self.trigger_event(self.NodeExecutionStarted, node_exec_id=node_exec_id)
+        self._node_execution_started(node_exec_id=node_exec_id)
+
+    class NodeExecutionStarted(Aggregate.Event):
+        """A node execution began running its block."""
+
+        node_exec_id: str
+
+    @event(NodeExecutionStarted)
+    def _node_execution_started(self, node_exec_id: str, timestamp: datetime | None = None) -> None:
+        node = self.node_executions[node_exec_id]
+        self._move(node, S.RUNNING)
+        node.start_time = timestamp
 
     def record_output(self, node_exec_id: str, pin: str, value: Any, graph_output_name: str | None = None) -> None:
         """A running node yielded ``value`` on ``pin``."""
         node = self._node(node_exec_id)
         if node.status != S.RUNNING:
             raise IllegalTransitionError(f"node execution {node_exec_id} is {node.status}: it cannot yield")
-        self.trigger_event(
-            self.NodeOutputProduced,
-            node_exec_id=node_exec_id,
-            pin=pin,
-            value=value,
-            graph_output_name=graph_output_name,
-        )
+        self._node_output_produced(node_exec_id=node_exec_id, pin=pin, value=value, graph_output_name=graph_output_name)
+
+    class NodeOutputProduced(Aggregate.Event):
+        """A running block yielded a value on one of its pins."""
+
+        node_exec_id: str
+        pin: str
+        value: Any
+        graph_output_name: str | None
+
+    @event(NodeOutputProduced)
+    def _node_output_produced(self, node_exec_id: str, pin: str, value: Any, graph_output_name: str | None) -> None:
+        node = self.node_executions[node_exec_id]
+        node.output_data.setdefault(pin, []).append(value)
+        self.latest_outputs[(node.node_id, pin)] = value
+        if graph_output_name is not None:
+            self.outputs[graph_output_name].append(value)
 
     def complete_node(self, node_exec_id: str, stats: dict[str, Any]) -> None:
         """A node execution finished cleanly."""
         check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.COMPLETED)
-        self.trigger_event(self.NodeExecutionCompleted, node_exec_id=node_exec_id, stats=stats)
+        self._node_execution_completed(node_exec_id=node_exec_id, stats=stats)
+
+    class NodeExecutionCompleted(Aggregate.Event):
+        """A block finished without error."""
+
+        node_exec_id: str
+        stats: dict[str, Any]
+
+    @event(NodeExecutionCompleted)
+    def _node_execution_completed(
+        self, node_exec_id: str, stats: dict[str, Any], timestamp: datetime | None = None
+    ) -> None:
+        node = self.node_executions[node_exec_id]
+        self._move(node, S.COMPLETED)
+        node.end_time = timestamp
+        node.stats = stats
 
     def fail_node(self, node_exec_id: str, error: str, stats: dict[str, Any]) -> None:
         """A node execution failed with ``error``."""
         check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.FAILED)
-        self.trigger_event(self.NodeExecutionFailed, node_exec_id=node_exec_id, error=error, stats=stats)
+        self._node_execution_failed(node_exec_id=node_exec_id, error=error, stats=stats)
+
+    class NodeExecutionFailed(Aggregate.Event):
+        """A block raised, or yielded on its error pin."""
+
+        node_exec_id: str
+        error: str
+        stats: dict[str, Any]
+
+    @event(NodeExecutionFailed)
+    def _node_execution_failed(
+        self, node_exec_id: str, error: str, stats: dict[str, Any], timestamp: datetime | None = None
+    ) -> None:
+        node = self.node_executions[node_exec_id]
+        self._move(node, S.FAILED)
+        node.end_time = timestamp
+        node.stats = stats
+        node.error = error
 
     def terminate_node(self, node_exec_id: str, reason: str) -> None:
         """Stop a queued, waiting or running node execution."""
         check_transition(f"node execution {node_exec_id}", self._node(node_exec_id).status, S.TERMINATED)
-        self.trigger_event(self.NodeExecutionTerminated, node_exec_id=node_exec_id, reason=reason)
+        self._node_execution_terminated(node_exec_id=node_exec_id, reason=reason)
 
-    def request_stop(self, requested_by: str) -> bool:
-        """Ask the run to stop; False when it has ended or a stop is pending."""
-        if self.status in TERMINAL or self.stop_requested:
-            return False
-        self.trigger_event(self.StopRequested, requested_by=requested_by)
-        return True
+    class NodeExecutionTerminated(Aggregate.Event):
+        """A node execution was stopped (a stop, or its executor was lost)."""
 
-    def complete(self, stats: dict[str, Any]) -> None:
-        """End the run as COMPLETED."""
-        check_transition(f"execution {self.id}", self.status, S.COMPLETED)
-        self.trigger_event(self.Completed, stats=stats)
+        node_exec_id: str
+        reason: str
 
-    def fail(self, error: str, stats: dict[str, Any]) -> None:
-        """End the run as FAILED with a graph-level error."""
-        check_transition(f"execution {self.id}", self.status, S.FAILED)
-        self.trigger_event(self.Failed, error=error, stats=stats)
-
-    def terminate(self, stats: dict[str, Any]) -> None:
-        """End the run as TERMINATED, first terminating every unfinished node."""
-        for node in list(self.node_executions.values()):
-            if node.status in (S.INCOMPLETE, S.QUEUED, S.RUNNING):
-                self.terminate_node(node.node_exec_id, "execution stopped")
-        check_transition(f"execution {self.id}", self.status, S.TERMINATED)
-        self.trigger_event(self.Terminated, stats=stats)
+    @event(NodeExecutionTerminated)
+    def _node_execution_terminated(self, node_exec_id: str, reason: str, timestamp: datetime | None = None) -> None:
+        node = self.node_executions[node_exec_id]
+        self._move(node, S.TERMINATED)
+        node.end_time = timestamp
+        node.error = reason
 
     # -- queries -----------------------------------------------------------
 
@@ -461,7 +480,7 @@ class GraphExecution(Aggregate):
             view["node_executions"] = [node.as_dict() for node in self.node_executions.values()]
         return view
 
-    # -- state helpers -------------------------------------------------------
+    # -- state helpers ---------------------------------------------------------
 
     def _node(self, node_exec_id: str) -> NodeExecution:
         try:
@@ -469,16 +488,17 @@ class GraphExecution(Aggregate):
         except KeyError:
             raise IllegalTransitionError(f"execution {self.id} has no node execution {node_exec_id}") from None
 
-    def _node_or_new(self, node_exec_id: str, node_id: str, block_id: str, moment: datetime) -> NodeExecution:
+    # the helpers below run while an event is applied: they change state and never check a rule
+
+    def _node_or_new(self, node_exec_id: str, node_id: str, block_id: str, moment: datetime | None) -> NodeExecution:
         node = self.node_executions.get(node_exec_id)
         if node is None:
-            node = NodeExecution(node_exec_id, node_id, block_id, moment)
+            node = NodeExecution(node_exec_id, node_id, block_id, _stamped(moment))
             self.node_executions[node_exec_id] = node
             self.waiting_by_node[node_id].append(node_exec_id)
         return node
 
     def _move(self, node: NodeExecution, target: ExecutionStatus) -> None:
-        check_transition(f"node execution {node.node_exec_id}", node.status, target)
         if node.status == S.INCOMPLETE:
             self.waiting_by_node[node.node_id].remove(node.node_exec_id)
         node.status = target
@@ -487,14 +507,16 @@ class GraphExecution(Aggregate):
         else:
             self.active.discard(node.node_exec_id)
 
-    def _set_status(self, target: ExecutionStatus) -> None:
-        check_transition(f"execution {self.id}", self.status, target)
-        self.status = target
-
-    def _finish(self, status: ExecutionStatus, moment: datetime, stats: dict[str, Any]) -> None:
-        self._set_status(status)
+    def _finish(self, status: ExecutionStatus, moment: datetime | None, stats: dict[str, Any]) -> None:
+        self.status = status
         self.ended_at = moment
         self.stats = stats
+
+
+def _stamped(timestamp: datetime | None) -> datetime:
+    """The event's time while it is applied (the library always fills it then)."""
+    assert timestamp is not None, "applied events carry their timestamp"
+    return timestamp
 
 
 STOP_REQUEST_NAMESPACE = UUID("6f2a0d1e-5d55-4d0c-9a57-3c1f0b7d2e11")
@@ -516,6 +538,7 @@ class ExecutionStopRequest(Aggregate):
         execution_id: str
         requested_by: str
 
+    @event(Requested)
     def __init__(self, execution_id: str, requested_by: str) -> None:
         self.execution_id = execution_id
         self.requested_by = requested_by

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from projections.base import Column, Projection, Table
+from domain.execution import ExecutionStopRequest, GraphExecution
+from domain.graph import Graph
+from projections.base import Projection
+from projections.dispatch import EventHandlers
 from projections.envelope import EventEnvelope
+from projections.schema import Column, Table
 from projections.store import ReadModelTx
 
 AUDIT_LOG = Table(
@@ -26,17 +32,85 @@ AUDIT_LOG = Table(
     indexes=(("resource_id",), ("actor", "at")),
 )
 
-_GRAPH_ACTIONS = {
-    "Graph.Created": "graph.created",
-    "Graph.VersionCreated": "graph.version_created",
-    "Graph.ActiveVersionChanged": "graph.active_version_changed",
-    "Graph.Deleted": "graph.deleted",
-}
-_RUN_END = {
-    "GraphExecution.Completed": "execution.completed",
-    "GraphExecution.Failed": "execution.failed",
-    "GraphExecution.Terminated": "execution.terminated",
-}
+
+class _GraphOwners:
+    """Who changed a graph: its owner, known from its creation (in this batch or an earlier one)."""
+
+    def __init__(self, tx: ReadModelTx) -> None:
+        self._tx = tx
+        self._created: dict[str, str] = {}  # graphs created in this batch (their rows are not written yet)
+
+    def actor(self, event: EventEnvelope) -> str:
+        # graphs are only ever changed by their owner, who created them
+        graph_id = event.aggregate_id
+        actor = event.data.get("user_id") or self._created.get(graph_id) or self._creator(graph_id)
+        self._created.setdefault(graph_id, actor)
+        return str(actor)
+
+    def _creator(self, graph_id: str) -> str:
+        row = self._tx.fetchone(
+            f"SELECT actor FROM {self._tx.t('audit_log')} WHERE resource_id = :id AND action = 'graph.created'",
+            {"id": graph_id},
+        )
+        return str(row["actor"]) if row else "unknown"
+
+
+Row = dict[str, Any]
+Handler = Callable[[EventEnvelope, _GraphOwners], Row]
+
+
+def _row(event: EventEnvelope, actor: str, action: str, resource_type: str, resource_id: str, details: Row) -> Row:
+    return {
+        "event_id": event.id,
+        "at": event.timestamp,
+        "actor": actor,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "context": event.context,
+        "position": event.position,
+        "details": details,
+    }
+
+
+def _graph_changed(action: str, event: EventEnvelope, owners: _GraphOwners) -> Row:
+    details: Row = {k: event.data[k] for k in ("version", "activate") if k in event.data}
+    return _row(event, owners.actor(event), action, "graph", event.aggregate_id, details)
+
+
+def _run_requested(event: EventEnvelope, owners: _GraphOwners) -> Row:
+    data = event.data
+    details = {
+        "graph_id": data["graph_id"],
+        "graph_version": data["graph_version"],
+        "parent_execution_id": data.get("parent_execution_id"),
+    }
+    return _row(event, data["user_id"], "execution.requested", "execution", event.aggregate_id, details)
+
+
+def _stop_requested(event: EventEnvelope, owners: _GraphOwners) -> Row:
+    data = event.data
+    return _row(event, data["requested_by"], "execution.stop_requested", "execution", data["execution_id"], {})
+
+
+def _run_ended(action: str, event: EventEnvelope, owners: _GraphOwners) -> Row:
+    details: Row = {"error": event.data["error"]} if event.data.get("error") else {}
+    return _row(event, "system", action, "execution", event.aggregate_id, details)
+
+
+_HANDLERS = EventHandlers[Handler](
+    {
+        Graph.Created: partial(_graph_changed, "graph.created"),
+        Graph.VersionCreated: partial(_graph_changed, "graph.version_created"),
+        Graph.ActiveVersionChanged: partial(_graph_changed, "graph.active_version_changed"),
+        Graph.Deleted: partial(_graph_changed, "graph.deleted"),
+        GraphExecution.Requested: _run_requested,
+        ExecutionStopRequest.Requested: _stop_requested,
+        GraphExecution.Completed: partial(_run_ended, "execution.completed"),
+        GraphExecution.Failed: partial(_run_ended, "execution.failed"),
+        GraphExecution.Terminated: partial(_run_ended, "execution.terminated"),
+    }
+)
 
 
 class AuditProjection(Projection):
@@ -45,55 +119,26 @@ class AuditProjection(Projection):
     name = "audit"
     contexts = frozenset({"graphs", "executions"})
     tables = (AUDIT_LOG,)
+    handles = _HANDLERS.types
+    # what executors do inside a run is not a user-level action; the stop a user asked for is
+    # audited from the request itself (ExecutionStopRequest.Requested)
+    ignores = frozenset(
+        {
+            GraphExecution.Queued,
+            GraphExecution.Started,
+            GraphExecution.Resumed,
+            GraphExecution.StopRequested,
+            GraphExecution.NodeInputReceived,
+            GraphExecution.NodeExecutionQueued,
+            GraphExecution.NodeExecutionStarted,
+            GraphExecution.NodeOutputProduced,
+            GraphExecution.NodeExecutionCompleted,
+            GraphExecution.NodeExecutionFailed,
+            GraphExecution.NodeExecutionTerminated,
+        }
+    )
 
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
-        creators: dict[str, str] = {}  # graphs created in this batch (their rows are not written yet)
-        rows = [row for event in batch if (row := self._row(event, tx, creators)) is not None]
+        owners = _GraphOwners(tx)
+        rows = [handler(event, owners) for event in batch if (handler := _HANDLERS.get(event.type)) is not None]
         tx.upsert(AUDIT_LOG, rows, replace=False)  # a replayed event keeps its row
-
-    def _row(self, event: EventEnvelope, tx: ReadModelTx, creators: dict[str, str]) -> dict[str, Any] | None:
-        data = event.data
-        details: dict[str, Any]
-        if event.type in _GRAPH_ACTIONS:
-            resource_type, resource_id = "graph", event.aggregate_id
-            # graphs are only ever changed by their owner, who created them
-            actor = data.get("user_id") or creators.get(event.aggregate_id) or self._creator(tx, event.aggregate_id)
-            if event.type == "Graph.Created":
-                creators[event.aggregate_id] = actor
-            details = {k: data[k] for k in ("version", "activate") if k in data}
-            action = _GRAPH_ACTIONS[event.type]
-        elif event.type == "GraphExecution.Requested":
-            resource_type, resource_id, actor = "execution", event.aggregate_id, data["user_id"]
-            action = "execution.requested"
-            details = {
-                "graph_id": data["graph_id"],
-                "graph_version": data["graph_version"],
-                "parent_execution_id": data.get("parent_execution_id"),
-            }
-        elif event.type == "ExecutionStopRequest.Requested":
-            resource_type, resource_id, actor = "execution", data["execution_id"], data["requested_by"]
-            action, details = "execution.stop_requested", {}
-        elif event.type in _RUN_END:
-            resource_type, resource_id, actor = "execution", event.aggregate_id, "system"
-            action = _RUN_END[event.type]
-            details = {"error": data["error"]} if data.get("error") else {}
-        else:
-            return None
-        return {
-            "event_id": event.id,
-            "at": event.timestamp,
-            "actor": actor,
-            "action": action,
-            "resource_type": resource_type,
-            "resource_id": resource_id,
-            "context": event.context,
-            "position": event.position,
-            "details": details,
-        }
-
-    def _creator(self, tx: ReadModelTx, graph_id: str) -> str:
-        row = tx.fetchone(
-            f"SELECT actor FROM {tx.t('audit_log')} WHERE resource_id = :id AND action = 'graph.created'",
-            {"id": graph_id},
-        )
-        return str(row["actor"]) if row else "unknown"

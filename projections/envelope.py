@@ -16,6 +16,11 @@ from uuid import UUID
 
 from pydantic_core import from_json
 
+from domain.event_types import type_from_topic, type_name
+from domain.execution import ExecutionStopRequest
+
+_STOP_REQUESTED = type_name(ExecutionStopRequest.Requested)
+
 
 @dataclass(frozen=True)
 class EventEnvelope:
@@ -37,7 +42,7 @@ class EventEnvelope:
         A stop request is its own aggregate but must reach whoever owns the
         run's partition, so it travels on the run's key.
         """
-        if self.type == "ExecutionStopRequest.Requested" and "execution_id" in self.data:
+        if self.type == _STOP_REQUESTED and "execution_id" in self.data:
             return str(self.data["execution_id"])
         return self.aggregate_id
 
@@ -72,11 +77,6 @@ class EventEnvelope:
 def event_id(aggregate_id: str, version: int) -> str:
     """A stable id per stored event (the same on every redelivery): ``<aggregate id>:<version>``."""
     return f"{aggregate_id}:{version}"
-
-
-def type_from_topic(topic: str) -> str:
-    """``domain.execution:GraphExecution.Queued`` -> ``GraphExecution.Queued``."""
-    return topic.rsplit(":", 1)[-1]
 
 
 def envelope_from_stored(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from projections.audit import AuditProjection
 from projections.base import Projection
-from projections.executions import ExecutionsProjection
-from projections.graphs import GraphsProjection
+from projections.executions.projection import ExecutionsProjection
+from projections.graphs.projection import GraphsProjection
 
 
 def all_projections() -> list[Projection]:

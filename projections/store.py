@@ -17,10 +17,9 @@ numbers (PostgreSQL refuses them), and the API writes them the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from projections.base import Table
+from projections.schema import Table
 
 
 class ReadModelTx(Protocol):
