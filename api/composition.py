@@ -36,8 +36,8 @@ from application.executor import Executor, ExecutorConfig
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
-from projections.queries.executions import ExecutionQueries
-from projections.queries.graphs import GraphQueries
+from projections.executions.queries import ExecutionQueries
+from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
 
 

@@ -3,7 +3,7 @@
 One eventsourcing Application with its own events table and notification
 log. Ownership is enforced here: a user only ever changes their own graphs,
 and another user's graph is reported as not found, never as forbidden.
-Reading graphs is the read side's job (``projections.queries.graphs``);
+Reading graphs is the read side's job (``projections.graphs.queries``);
 commands return what they wrote (``application.results``).
 """
 

@@ -4,7 +4,7 @@ Import accepts an AutoGPT export as the platform writes it (extra keys such as
 ``input_links``, ``output_links``, ``sub_graphs``, ``graph_id``, ``webhook_id``
 and the computed schemas are tolerated and ignored), assigns fresh ids to
 nodes and links (link endpoints remapped) and leaves the graph id to the
-store. Exports are written by the read side (``projections.queries.graphs``).
+store. Exports are written by the read side (``projections.graphs.queries``).
 
 Secrets: a graph never stores secrets. Before a version is recorded, input
 values that AutoGPT strips on export (fields marked ``secret``, and keys whose

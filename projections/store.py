@@ -1,4 +1,4 @@
-"""What projections need from a read-model database (a port; adapters implement it).
+"""What projections and queries need from a read-model database (a port; adapters implement it).
 
 Projection SQL is written once for SQLite and PostgreSQL: tables are named
 through ``tx.t(name)`` (``read.<name>``: a schema in PostgreSQL, an attached
@@ -16,7 +16,10 @@ numbers (PostgreSQL refuses them), and the API writes them the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
 from projections.schema import Table
@@ -59,3 +62,23 @@ class ReadModelTx(Protocol):
         skipped (``replace=False``). The rows' primary keys must be distinct.
         """
         ...
+
+
+class ReadSource(Protocol):
+    """A read-model store, as queries read it."""
+
+    def transaction(self, *, rebuild: bool = False) -> AbstractContextManager[ReadModelTx]:
+        """A read-model transaction."""
+        ...
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value (SQLite hands back text, PostgreSQL parsed JSON)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def iso(value: Any) -> str | None:
+    """A timestamp column as ISO 8601 text."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)

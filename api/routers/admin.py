@@ -9,7 +9,7 @@ from api.auth import AdminUser
 from api.composition import ContainerDep, PipelineMetricsDep
 from api.consistency import GraphsConsistent
 from api.errors import responses
-from projections.queries.graph_models import GraphMeta
+from projections.graphs.models import GraphMeta
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422))
 

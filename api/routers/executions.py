@@ -4,7 +4,7 @@ Routes follow AutoGPT: ``POST /api/graphs/{id}/execute/{version}``,
 ``POST /api/graphs/{id}/executions/{exec_id}/stop``, ``GET /api/executions``
 (a bare list; page facts in headers), ``GET /api/graphs/{id}/executions``
 (``{executions, pagination}``) and ``GET /api/graphs/{id}/executions/{exec_id}``.
-Answers are AutoGPT's shapes (``projections.queries.execution_models``).
+Answers are AutoGPT's shapes (``projections.executions.models``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from api.errors import responses
 from api.routers.graphs import MAX_VERSION
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
-from projections.queries.execution_models import (
+from projections.executions.models import (
     GraphExecutionMeta,
     GraphExecutionsPaginated,
     GraphExecutionWithNodes,
@@ -39,7 +39,7 @@ from projections.queries.execution_models import (
     RunStopped,
     RunWritten,
 )
-from projections.queries.executions import run_meta
+from projections.executions.queries import run_meta
 
 commands = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 413, 422))
 queries = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 422))

@@ -2,7 +2,7 @@
 
 A user only ever sees their own graphs: someone else's graph, a deleted
 graph and a malformed id all answer 404, never 403. Answers are AutoGPT's
-shapes (``projections.queries.graph_models``); command answers add a
+shapes (``projections.graphs.models``); command answers add a
 ``consistency_token``.
 """
 
@@ -21,8 +21,8 @@ from api.errors import responses
 from application.results import GraphSaved
 from domain.agent_format import GraphPayload, NodePayload
 from domain.not_found import GraphNotFoundError
-from projections.queries.graph_models import GraphDeletedAnswer, GraphMeta, GraphModel, GraphWritten
-from projections.queries.graphs import graph_model
+from projections.graphs.models import GraphDeletedAnswer, GraphMeta, GraphModel, GraphWritten
+from projections.graphs.queries import graph_model
 
 MAX_VERSION = 2**31 - 1
 """The highest version number a request may name (it must fit a database integer)."""

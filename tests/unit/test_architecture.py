@@ -34,8 +34,6 @@ PENDING_REMOVAL_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
         # EventLog moves out of projection_runner (issue 7, "move EventLog to its own module")
         frozenset({"adapters.projection_runner", "adapters.pipeline_metrics"}),
-        # a TYPE_CHECKING import of the store's types in base.py
-        frozenset({"projections.base", "projections.store"}),
     }
 )
 """Import circles (their modules) being removed by other work of issue 7."""

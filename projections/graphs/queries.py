@@ -6,10 +6,7 @@ it on read-model rows, command routes on what a command returned.
 
 from __future__ import annotations
 
-import json
-from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from application.agent_block import AgentExecutorBlock
 from domain.graph import GraphContent
@@ -21,31 +18,11 @@ from domain.graph_schema import (
 )
 from domain.graph_validation import BlockLookup
 from domain.not_found import GraphNotFoundError
-from projections.queries.graph_models import GraphMeta, GraphModel, LinkModel, NodeModel, SubGraphModel
-from projections.store import ReadModelTx
+from projections.graphs.models import GraphMeta, GraphModel, LinkModel, NodeModel, SubGraphModel
+from projections.store import ReadModelTx, ReadSource, iso, json_value
 
 MAX_SUB_GRAPHS = 100
 """An export collects at most this many sub-graphs (a bound on hostile references)."""
-
-
-class ReadSource(Protocol):
-    """A read-model store, as queries use it."""
-
-    def transaction(self, *, rebuild: bool = False) -> AbstractContextManager[ReadModelTx]:
-        """A read-model transaction."""
-        ...
-
-
-def json_value(value: Any) -> Any:
-    """A JSON column's value (SQLite hands back text, PostgreSQL parsed JSON)."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def iso(value: Any) -> str | None:
-    """A timestamp column as ISO 8601 text."""
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def graph_model(

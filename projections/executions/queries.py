@@ -11,14 +11,14 @@ from typing import Any
 from domain.execution_status import ExecutionStatus
 from domain.json_values import finite_json
 from domain.not_found import ExecutionNotFoundError
-from projections.queries.execution_models import (
+from projections.executions.models import (
     ExecutionStats,
     GraphExecution,
     GraphExecutionMeta,
     GraphExecutionWithNodes,
     NodeExecutionResult,
 )
-from projections.queries.graphs import ReadSource, iso, json_value
+from projections.store import ReadSource, iso, json_value
 
 
 def run_meta(
