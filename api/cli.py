@@ -278,7 +278,9 @@ def projections_rebuild(
     """Replay the event store into shadow tables, then swap them in (live projectors keep running)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from adapters.kafka_topics import partition_for
     from adapters.projection_runner import reader
+    from adapters.read_store import Partitioning, rebuild_projection
     from api.composition import build_container
     from projections.registry import all_projections, projection_named
 
@@ -291,6 +293,11 @@ def projections_rebuild(
     try:
         logs = container.event_logs
         read = reader(logs)
+        # with Kafka the live projector keeps a position per partition: the swap honours each
+        count = container.settings.kafka_partitions
+        by_key = (
+            Partitioning(count, lambda key: partition_for(key, count)) if container.settings.kafka_bootstrap else None
+        )
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
         ) as progress:
@@ -301,9 +308,7 @@ def projections_rebuild(
                 def advance(count: int, task: TaskID = task) -> None:
                     progress.advance(task, count)
 
-                # with Kafka the live projector keeps a position per partition: the swap honours each
-                partitions = container.settings.kafka_partitions if container.settings.kafka_bootstrap else None
-                container.read_store.rebuild(projection, read, advance, kafka_partitions=partitions)
+                rebuild_projection(container.read_store, projection, read, advance, partitions=by_key)
                 progress.update(task, completed=max(total, 1))
         console.print(f"rebuilt {', '.join(p.name for p in chosen)}")
     finally:

@@ -23,7 +23,7 @@ from psycopg.conninfo import make_conninfo
 
 from adapters.event_transcoder import PlainJSONTranscoder
 from adapters.persistence import postgres_env
-from adapters.read_store import PostgresReadStore, _Tx
+from adapters.read_store import PostgresReadStore, ReadTransaction
 from application.executions import ExecutionsApplication
 from projections.envelope import EventEnvelope, envelope_from_stored
 from projections.registry import projection_named
@@ -64,7 +64,7 @@ class ExecutionsView(PostgresTrackingRecorder):
     def apply(self, envelope: EventEnvelope, tracking: Tracking) -> None:
         """Apply one event and record its tracking, in one transaction (as the library's process recorder does)."""
         with self.datastore.transaction(commit=True) as cursor:
-            self.projection.apply([envelope], _Tx(self.read_store, cursor, ""))
+            self.projection.apply([envelope], ReadTransaction(self.read_store.sql, cursor))
             self._insert_tracking(cursor, tracking)
 
     def close(self) -> None:

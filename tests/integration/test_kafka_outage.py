@@ -20,6 +20,7 @@ from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay
 from adapters.kafka_topics import ensure_topics, partition_for
 from adapters.projection_runner import reader
+from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
@@ -108,9 +109,10 @@ def test_ten_seconds_without_kafka_loses_nothing(container: Container, broker: t
             worker.join(30)
     live = container.read_store.rows("graphs", "graph_id")
     assert len(live) == created  # every command accepted during the outage is there
-    container.read_store.rebuild(
+    rebuild_projection(
+        container.read_store,
         projection_named("graphs"),
         reader(container.event_logs),
-        kafka_partitions=PARTITIONS,
+        partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
     )
     assert container.read_store.rows("graphs", "graph_id") == live

@@ -15,6 +15,7 @@ from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay, relay_position
 from adapters.kafka_topics import partition_for, topic_for
 from adapters.projection_runner import reader
+from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
@@ -180,10 +181,11 @@ def test_projector_builds_read_models_equal_to_a_rebuild(container: Container) -
         assert len(live["graph_versions"]) == 40
         # a rebuild from the event store, swapped in while the projector keeps running
         for projection in all_projections():
-            container.read_store.rebuild(
+            rebuild_projection(
+                container.read_store,
                 projection,
                 reader(container.event_logs),
-                kafka_partitions=PARTITIONS,
+                partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
             )
         assert _snapshot(container) == live
         # and it carries on after the swap

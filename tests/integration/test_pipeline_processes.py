@@ -28,6 +28,7 @@ import pytest
 
 from adapters.kafka_topics import ensure_topics, partition_for
 from adapters.projection_runner import reader
+from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import Container, build_container
 from domain.agent_format import GraphPayload, content_from_payload
@@ -288,10 +289,11 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
     assert {row["graph_id"]: row["change_count"] for row in live["graphs"]} == dict(events_of)
     for projection in all_projections():
         if "graphs" in projection.contexts:
-            container.read_store.rebuild(
+            rebuild_projection(
+                container.read_store,
                 projection,
                 reader(container.event_logs),
-                kafka_partitions=PARTITIONS,
+                partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
             )
     rebuilt = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
     assert rebuilt == live

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from adapters.projection_runner import ProjectionRunner, reader
+from adapters.read_store import rebuild_projection
 from adapters.settings import Settings
 from api.composition import build_container
 from domain.agent_format import GraphPayload, content_from_payload
@@ -62,7 +63,7 @@ async def test_20000_commands_embedded_read_models_equal_a_rebuild(tmp_path: Pat
         assert {row["graph_id"]: row["change_count"] for row in live["graphs"]} == dict(events_of)
         for projection in projections:
             if "graphs" in projection.contexts:
-                container.read_store.rebuild(projection, reader(container.event_logs))
+                rebuild_projection(container.read_store, projection, reader(container.event_logs))
         assert {table: container.read_store.rows(table, order) for table, order in TABLES.items()} == live
     finally:
         container.close()

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.projection_runner import ProjectionRunner, reader
+from adapters.read_store import rebuild_projection
 from projections.registry import all_projections, projection_named
 from tests.unit.engine.harness import (
     CALCULATOR,
@@ -132,7 +133,7 @@ async def test_live_read_models_equal_a_rebuild_from_the_event_store(tmp_path: P
         live = _snapshot(platform)
         store, logs = platform.container.read_store, platform.container.event_logs
         for projection in all_projections():
-            store.rebuild(projection, reader(logs))
+            rebuild_projection(store, projection, reader(logs))
         assert _snapshot(platform) == live
         assert store.positions("executions")["executions"] == logs["executions"].head()
 
@@ -148,7 +149,8 @@ async def test_a_rebuild_is_swapped_in_while_the_live_runner_keeps_going(tmp_pat
             ids = [platform.request(graph, {"x": i}) for i in range(20)]
             rebuild = asyncio.create_task(
                 asyncio.to_thread(
-                    platform.container.read_store.rebuild,
+                    rebuild_projection,
+                    platform.container.read_store,
                     projection_named("executions"),
                     reader(platform.container.event_logs),
                 )
@@ -166,5 +168,5 @@ async def test_a_rebuild_is_swapped_in_while_the_live_runner_keeps_going(tmp_pat
         assert all(r["status"] == "COMPLETED" for r in rows)
         live = _snapshot(platform)
         for projection in all_projections():
-            platform.container.read_store.rebuild(projection, reader(platform.container.event_logs))
+            rebuild_projection(platform.container.read_store, projection, reader(platform.container.event_logs))
         assert _snapshot(platform) == live

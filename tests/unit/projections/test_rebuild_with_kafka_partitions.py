@@ -7,6 +7,7 @@ from pathlib import Path
 
 from adapters.kafka_topics import partition_for
 from adapters.projection_runner import reader
+from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import build_container
 from domain.agent_format import GraphPayload, content_from_payload
@@ -42,7 +43,12 @@ def test_partitions_no_projector_consumed_yet_are_not_applied_again_after_a_rebu
 
         # a projector has consumed one partition when the rebuild is swapped in
         store.apply_polled([projection], _polled(events, consumed))
-        store.rebuild(projection, reader(container.event_logs), kafka_partitions=PARTITIONS)
+        rebuild_projection(
+            store,
+            projection,
+            reader(container.event_logs),
+            partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
+        )
         rebuilt = store.rows("graphs", "graph_id")
         # then projectors consume every partition from its first offset (nothing was committed for the others)
         store.apply_polled([projection], _polled(events, set(range(PARTITIONS))))
