@@ -11,7 +11,8 @@ from uuid import UUID
 import pytest
 
 from adapters.settings import Settings
-from api.composition import ExecutorService, RelayService, build_container
+from api.bootstrap import ExecutorService, RelayService
+from api.composition import build_container
 from domain.agent_format import GraphPayload
 from tests.unit.api.graph_samples import calculator
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from api.composition import ExecutorService
+from api.bootstrap import ExecutorService
 from application.executor import ExecutorConfig
 from tests.unit.engine.harness import (
     AGENT_EXECUTOR,
