@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,12 +12,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Every setting of the platform; unset means the embedded default.
 
-    See the README's configuration table for what each variable does.
+    See the README's configuration table for what each variable does. The
+    data folder defaults to the per-user data directory (``~/.local/share/agentgraph``
+    on Linux), never the current directory, so every command started anywhere
+    (``serve``, ``dev-token``, ``agents import``) finds the same files and dev key.
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    data_dir: Path = Field(default=Path(".agentgraph"), alias="AGENTGRAPH_DATA_DIR")
+    data_dir: Path = Field(default_factory=lambda: user_data_path("agentgraph"), alias="AGENTGRAPH_DATA_DIR")
     database_url: str | None = Field(default=None, alias="AGENTGRAPH_DATABASE_URL")
     kafka_bootstrap: str | None = Field(default=None, alias="AGENTGRAPH_KAFKA_BOOTSTRAP")
     kafka_topic_prefix: str = Field(default="agentgraph", alias="AGENTGRAPH_KAFKA_TOPIC_PREFIX")

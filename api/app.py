@@ -10,14 +10,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from api.composition import (
-    Container,
-    ExecutorService,
-    ProjectionService,
-    RelayService,
-    build_container,
-    build_pipeline_metrics,
-)
+from adapters.settings import Settings
+from api.bootstrap import build_for, build_pipeline_metrics, run_services
+from api.composition import Container
 from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -31,38 +26,28 @@ def create_app(
     run_projector: bool = False,
     run_relay: bool = False,
 ) -> FastAPI:
-    """Build the API around ``container`` (built from the environment if None).
+    """Build the API around ``container`` (built for the roles asked for, from the environment, if None).
 
-    With ``run_executor`` / ``run_projector`` the executor and the projection
-    runner run inside the API's event loop (the one-process platform). A container passed in is owned by the
-    caller; one built here is closed when the app shuts down.
+    With ``run_executor`` / ``run_projector`` / ``run_relay`` those roles run
+    inside the API's event loop (``agentgraph serve`` with all roles is the
+    one-process platform); ``api.bootstrap`` says what each role starts. A
+    container passed in is owned by the caller; one built here is closed when
+    the app shuts down.
     """
+    workers = [
+        role for role, on in (("relay", run_relay), ("projector", run_projector), ("executor", run_executor)) if on
+    ]
     owned = container is None
-    the_container = container or build_container()
+    the_container = container or build_for(["api", *workers], Settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        relay = RelayService(the_container) if run_relay else None
-        projector = ProjectionService(the_container) if run_projector else None
-        if relay is not None:
-            await relay.start()
-        service = ExecutorService(the_container) if run_executor else None
-        if projector is not None:
-            await projector.start()
-        if service is not None:
-            await service.start()
-        app.state.executor = service.executor if service else None
-        app.state.projector = projector.runner if projector else None
-        app.state.pipeline_metrics = build_pipeline_metrics(the_container, relay, projector)
         try:
-            yield
+            async with run_services(the_container, workers) as metrics:
+                if metrics is not None:
+                    app.state.pipeline_metrics = metrics  # now with the counters of its services
+                yield
         finally:
-            if service is not None:
-                await service.stop()
-            if projector is not None:
-                await projector.stop()
-            if relay is not None:
-                await relay.stop()
             if owned:
                 the_container.close()
 

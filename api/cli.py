@@ -1,53 +1,89 @@
-"""The ``agentgraph`` command line: serve, dev tokens, blocks, agent import."""
+"""The ``agentgraph`` command line: serve, dev tokens, blocks, agents, tables and read models."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
+from collections.abc import Collection
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from adapters.jwt_keys import MissingJWTKeyError, load_jwt_config
 from adapters.settings import Settings
 
 if TYPE_CHECKING:
-    from api.composition import Container
+    from api.composition import Container, Part
 
-app = typer.Typer(help="agentgraph: an event-sourced backend for AutoGPT-style agent graphs.", no_args_is_help=True)
+app = typer.Typer(
+    help="agentgraph: an event-sourced backend for AutoGPT-style agent graphs. Embedded (SQLite files in "
+    "AGENTGRAPH_DATA_DIR, by default the per-user data folder) unless AGENTGRAPH_DATABASE_URL is set.",
+    no_args_is_help=True,
+)
 agents_app = typer.Typer(help="Import and export AutoGPT agents.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 projections_app = typer.Typer(help="Read models: status and rebuilds.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
-db_app = typer.Typer(help="Database tables.", no_args_is_help=True)
+db_app = typer.Typer(help="Event stores, read-model tables and Kafka topics.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-ROLES = ("api", "relay", "projector", "executor")
-"""Process roles this build offers (the scheduler comes with schedules). The relay runs only with Kafka."""
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, no traceback, then exit with ``code``."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
 
 
-def _parse_roles(value: str | None) -> set[str]:
-    if not value:
-        return set(ROLES)
-    roles = {part.strip() for part in value.split(",") if part.strip()}
-    if "scheduler" in roles:
-        raise typer.BadParameter(
-            "the scheduler role comes with schedules, which have no aggregates yet (their event store exists); "
-            f"this build runs: {', '.join(ROLES)}"
+def _settings() -> Settings:
+    """The environment's settings; a bad value is a one-line error naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}={error['input']!r}: {error['msg']}"
+            for error in exc.errors()
         )
-    unknown = roles - set(ROLES)
-    if unknown:
-        raise typer.BadParameter(f"unknown role(s) {', '.join(sorted(unknown))}; choose from {', '.join(ROLES)}")
-    return roles
+        _fail(f"bad environment variable: {problems}")
+
+
+def _open(settings: Settings, parts: Collection[Part]) -> Container:
+    """The parts a command needs: embedded they are made if missing, distributed they must exist (db init)."""
+    from api.composition import TablesMissingError, build_container, check_tables
+
+    container = build_container(settings, parts=parts, create_tables=settings.embedded)
+    if not settings.embedded:
+        try:
+            check_tables(container)
+        except TablesMissingError as exc:
+            container.close()
+            _fail(str(exc))
+    return container
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"agentgraph {package_version('agentgraph')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """Options that come before any command."""
 
 
 @app.command()
@@ -55,43 +91,36 @@ def serve(
     role: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated roles to run: api, relay, projector, executor (default: all, in one process)"
+            help="Comma-separated roles to run: api, relay, projector, executor "
+            "(default: all in one process; the relay only with PostgreSQL and Kafka)"
         ),
     ] = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default AGENTGRAPH_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default AGENTGRAPH_PORT or 8000)")] = None,
 ) -> None:
-    """Run the platform. Embedded (SQLite in AGENTGRAPH_DATA_DIR) unless AGENTGRAPH_DATABASE_URL is set."""
+    """Run the platform (every role in one process) or some of its roles.
+
+    Distributed (AGENTGRAPH_DATABASE_URL set), run `agentgraph db init` first; only the api role needs JWT_VERIFY_KEY.
+    """
     import uvicorn
 
     from api.app import create_app
-    from api.composition import TablesMissingError, build_container, check_tables
+    from api.bootstrap import RoleError, build_for, choose_roles
+    from api.composition import TablesMissingError
 
-    roles = _parse_roles(role)
-    settings = Settings()
-    if "relay" in roles and not (settings.database_url and settings.kafka_bootstrap):
-        if role and "relay" in role:
-            err_console.print(
-                "[red]error:[/red] the relay needs AGENTGRAPH_DATABASE_URL and AGENTGRAPH_KAFKA_BOOTSTRAP"
-            )
-            raise typer.Exit(2)
-        roles.discard("relay")  # embedded: the projector reads the logs directly
+    settings = _settings()
+    try:
+        roles = choose_roles(role, settings)
+    except RoleError as exc:
+        _fail(str(exc))
     try:
         # embedded: one process, it makes its own tables; distributed: `agentgraph db init` does, once
-        container = build_container(settings, create_tables=settings.embedded)
-    except MissingJWTKeyError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    try:
-        if not settings.embedded:
-            check_tables(container)
-    except TablesMissingError as exc:
-        container.close()
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        container = build_for(roles, settings)
+    except (MissingJWTKeyError, TablesMissingError) as exc:
+        _fail(str(exc))
     where = f"SQLite in {settings.data_dir.resolve()}" if settings.embedded else "PostgreSQL"
     mode = "embedded" if settings.embedded else "distributed"
-    console.print(f"agentgraph: [bold]{mode}[/bold] mode, roles {', '.join(sorted(roles))}, events in {where}")
+    console.print(f"agentgraph: [bold]{mode}[/bold] mode, roles {', '.join(roles)}, events in {where}", soft_wrap=True)
     try:
         if "api" not in roles:
             asyncio.run(_run_workers(container, roles))
@@ -99,7 +128,8 @@ def serve(
         if container.jwt.generated_path is not None:
             console.print(
                 f"No JWT_VERIFY_KEY set: using the dev key in {container.jwt.generated_path}.\n"
-                "Mint a token with: [bold]agentgraph dev-token USER[/bold]"
+                "Mint a token with: [bold]agentgraph dev-token USER[/bold]",
+                soft_wrap=True,
             )
         api = create_app(
             container,
@@ -112,29 +142,20 @@ def serve(
         container.close()
 
 
-async def _run_workers(container: Container, roles: set[str]) -> None:
+async def _run_workers(container: Container, roles: list[str]) -> None:
     """Worker roles without the API: run until SIGINT/SIGTERM, then let go (runs resume elsewhere)."""
-    from api.composition import ExecutorService, ProjectionService, RelayService
+    from api.bootstrap import run_services
 
-    services: list[ExecutorService | ProjectionService | RelayService] = []
-    if "relay" in roles:
-        services.append(RelayService(container))
-    if "projector" in roles:
-        services.append(ProjectionService(container))
-    if "executor" in roles:
-        services.append(ExecutorService(container))
+    # what uvicorn does for the API: the services' INFO lines (relay active, partitions owned) go to stderr
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    for service in services:
-        await service.start()
-    console.print(f"running: {', '.join(sorted(roles))}")
-    try:
+    async with run_services(container, roles):
+        console.print(f"running: {', '.join(roles)}")
         await stop.wait()
-    finally:
-        for service in reversed(services):
-            await service.stop()
 
 
 @app.command("dev-token")
@@ -144,43 +165,63 @@ def dev_token(
     admin: Annotated[bool, typer.Option(help="Give the token the admin role")] = False,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 24 * 3600,
 ) -> None:
-    """Print a bearer token the local server accepts (HMAC keys only)."""
+    """Print a bearer token `agentgraph serve` accepts (HMAC keys only); stderr names the key used.
+
+    The key is JWT_VERIFY_KEY if set, else the dev key in the data folder (made on first use), the same file
+    `serve` reads, from whichever directory either is started.
+    """
     from api.auth import mint_token
 
-    settings = Settings()
+    settings = _settings()
     try:
         config = load_jwt_config(settings)
         token = mint_token(config, user, email=email, role="admin" if admin else "user", ttl_seconds=ttl)
     except (MissingJWTKeyError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(str(exc))
+    source = f"the dev key in {config.generated_path}" if config.generated_path else "JWT_VERIFY_KEY"
+    err_console.print(f"signed with {source}", soft_wrap=True, highlight=False)
     typer.echo(token)
 
 
 @app.command()
-def blocks() -> None:
-    """List the block library."""
+def blocks(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON list instead of a table")] = False,
+) -> None:
+    """List the block library: name, id, type, categories, input and output pins."""
     from api.composition import build_block_registry
 
-    registry = build_block_registry(Settings())
+    registry = build_block_registry(_settings())
+    rows = [
+        {
+            "name": block.name(),
+            "id": block.id,
+            "type": block.block_type.value,
+            "categories": sorted(c.name for c in block.categories),
+            "inputs": sorted(block.input_pins()),
+            "outputs": sorted(block.output_pins()),
+        }
+        for block in registry.all()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    # name and id are what one copies: always whole; the other columns only where they fit
+    detailed = console.width >= 120
     table = Table(title="Blocks")
-    table.add_column("name")
-    table.add_column("id")
-    table.add_column("type")
-    table.add_column("categories")
-    table.add_column("inputs")
-    table.add_column("outputs")
-    for block in registry.all():
-        table.add_row(
-            block.name(),
-            block.id,
-            block.block_type.value,
-            ", ".join(sorted(c.name for c in block.categories)),
-            ", ".join(sorted(block.input_pins())),
-            ", ".join(sorted(block.output_pins())),
-        )
+    table.add_column("name", no_wrap=True)
+    table.add_column("id", no_wrap=True, min_width=36)
+    for column in ("type", "categories", "inputs", "outputs") if detailed else ():
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        cells = [str(row["name"]), str(row["id"])]
+        if detailed:
+            cells.append(str(row["type"]))
+            cells.extend(", ".join(row[key]) for key in ("categories", "inputs", "outputs"))
+        table.add_row(*cells)
     console.print(table)
-    console.print(f"{len(registry)} blocks")
+    if not detailed:
+        console.print("types, categories and pins: in a terminal of 120 columns or more, or with --json")
+    console.print(f"{len(rows)} blocks")
 
 
 @agents_app.command("import")
@@ -188,21 +229,20 @@ def import_agent(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An AutoGPT agent export (JSON)")],
     user: Annotated[str, typer.Option(help="Owner of the imported graph")] = "dev",
 ) -> None:
-    """Import an AutoGPT export as a new graph owned by --user."""
-    from api.composition import build_container
+    """Import an AutoGPT export as a new graph owned by --user (written to the event store)."""
+    from api.composition import Part
     from domain.agent_format import GraphPayload
     from domain.graph_validation import GraphValidationError
 
     try:
         payload = GraphPayload.model_validate(json.loads(file.read_text()))
     except (json.JSONDecodeError, ValidationError) as exc:
-        err_console.print(f"[red]error:[/red] {file} is not a graph export: {exc}")
-        raise typer.Exit(2) from None
-    container = build_container(Settings())
+        _fail(f"{file} is not a graph export: {exc}")
+    container = _open(_settings(), {Part.STORES})
     try:
         view = container.graphs.create_graph(user, payload)
     except GraphValidationError as exc:
-        err_console.print(f"[red]invalid graph:[/red] {exc}")
+        err_console.print(f"[red]invalid graph:[/red] {escape(str(exc))}")
         table = Table("node", "pin", "problem")
         for node_id, pins in exc.node_errors.items():
             for pin, message in pins.items():
@@ -215,28 +255,68 @@ def import_agent(
         container.close()
     graph = view.content
     console.print(
-        f"imported [bold]{graph.name}[/bold] as graph {view.aggregate_id} v{view.version} "
+        f"imported [bold]{escape(graph.name)}[/bold] as graph {view.aggregate_id} v{view.version} "
         f"({len(graph.nodes)} nodes, {len(graph.links)} links) for user {user}"
     )
 
 
-@db_app.command("init")
-def db_init() -> None:
-    """Create every event-store and read-model table (idempotent)."""
-    from adapters.kafka_topics import ensure_topics
-    from api.composition import build_container
+@agents_app.command("export")
+def export_agent(
+    graph_id: Annotated[str, typer.Argument(help="The graph's id")],
+    user: Annotated[str, typer.Option(help="Owner of the graph")] = "dev",
+    version: Annotated[int | None, typer.Option(help="Version to export (default: the active one)")] = None,
+) -> None:
+    """Print one of --user's graphs as an AutoGPT export (JSON), as GET /api/graphs/{id}?for_export=true does."""
+    from adapters.projection_runner import ProjectionRunner
+    from api.composition import Part
+    from domain.json_values import finite_json
+    from domain.not_found import GraphNotFoundError
+    from projections.registry import projection_named
 
-    settings = Settings()
-    container = build_container(settings)
+    settings = _settings()
+    # without Kafka this command can bring the read model up to date itself (no server need be running)
+    container = _open(settings, {Part.READ_STORE} if settings.kafka_bootstrap else {Part.READ_STORE, Part.LOGS})
     try:
-        where = "PostgreSQL" if settings.database_url else str(settings.data_dir.resolve())
-        console.print(f"event stores (graphs, executions) and read models ready in {where}")
-        if settings.kafka_bootstrap:
-            contexts = sorted(container.event_logs)
-            ensure_topics(settings.kafka_bootstrap, settings.kafka_topic_prefix, contexts, settings.kafka_partitions)
-            console.print(f"Kafka topics ready: {', '.join(f'{settings.kafka_topic_prefix}.{c}' for c in contexts)}")
+        if not settings.kafka_bootstrap:
+            projection = projection_named("graphs")
+            logs = {context: container.event_logs[context] for context in projection.contexts}
+            ProjectionRunner(container.read_store, [projection], logs).catch_up()
+        export = container.graph_queries.export(user, graph_id, version).model_dump(mode="json")
+    except GraphNotFoundError as exc:
+        _fail(f"{exc} for user {user}", code=1)
     finally:
         container.close()
+    typer.echo(json.dumps(finite_json(export), indent=2))
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create every event store, read-model table and Kafka topic, naming each (idempotent)."""
+    from adapters.kafka_topics import ensure_topics
+    from adapters.read_store import SCHEMA
+    from api.composition import CONTEXTS, Part, build_container
+    from projections.registry import all_projections
+
+    settings = _settings()
+    container = build_container(settings, parts={Part.LOGS, Part.READ_STORE})
+    container.close()
+    if settings.database_url:
+        console.print(f"event stores (PostgreSQL): {', '.join(f'{c}_events' for c in CONTEXTS)}", soft_wrap=True)
+        read_where = f"PostgreSQL schema {SCHEMA}"
+    else:
+        folder = settings.data_dir.resolve()
+        console.print(
+            f"event stores (SQLite in {folder}): {', '.join(f'{c}.sqlite3' for c in CONTEXTS)}", soft_wrap=True
+        )
+        read_where = f"SQLite {folder / 'read.sqlite3'}"
+    tables = ["projection_positions", *(t.name for p in all_projections() for t in p.tables)]
+    console.print(f"read models ({read_where}): {', '.join(f'{SCHEMA}.{t}' for t in tables)}", soft_wrap=True)
+    if settings.kafka_bootstrap:
+        ensure_topics(
+            settings.kafka_bootstrap, settings.kafka_topic_prefix, sorted(CONTEXTS), settings.kafka_partitions
+        )
+        topics = ", ".join(f"{settings.kafka_topic_prefix}.{c}" for c in CONTEXTS)
+        console.print(f"Kafka topics: {topics}", soft_wrap=True)
 
 
 @projections_app.command("status")
@@ -245,10 +325,10 @@ def projections_status() -> None:
     from datetime import datetime
 
     from adapters.pipeline_metrics import applied_positions
-    from api.composition import build_container
+    from api.composition import Part
     from projections.registry import all_projections
 
-    container = build_container(Settings())
+    container = _open(_settings(), {Part.LOGS, Part.READ_STORE})
     try:
         logs = container.event_logs
         table = Table("projection", "context", "applied", "head", "lag (events)", "lag (seconds)")
@@ -281,15 +361,14 @@ def projections_rebuild(
     from adapters.kafka_topics import partition_for
     from adapters.projection_runner import reader
     from adapters.read_store import Partitioning, rebuild_projection
-    from api.composition import build_container
+    from api.composition import Part
     from projections.registry import all_projections, projection_named
 
     try:
         chosen = [projection_named(name)] if name else all_projections()
     except KeyError as exc:
-        err_console.print(f"[red]error:[/red] {exc.args[0]}")
-        raise typer.Exit(2) from None
-    container = build_container(Settings())
+        _fail(str(exc.args[0]))
+    container = _open(_settings(), {Part.LOGS, Part.READ_STORE})
     try:
         logs = container.event_logs
         read = reader(logs)

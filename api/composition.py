@@ -1,38 +1,33 @@
-"""The composition root: the one place that builds infrastructure.
+"""What a process is made of: the parts a role may need, built from ``Settings``.
 
-``build_container`` turns ``Settings`` into the applications and adapters a
-process needs; ``ExecutorService`` wires the executor to its feed. Nothing
-else constructs infrastructure; everything else receives it from here.
+A part is infrastructure that opens something (connections, files, a key):
+the graphs and executions event stores, every context's event log, the read
+store, the JWT key. ``build_container`` builds the parts it is asked for and
+nothing else; which role asks for which is decided in ``api.bootstrap``.
+Nothing else constructs infrastructure; everything else receives it from here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import logging
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Annotated
+import enum
+from collections.abc import Collection
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from fastapi import Depends, Request
 
-from adapters.execution_feed import ExecutionLogFeed
+from adapters.blocks.http import HttpPolicy, http_blocks
+from adapters.blocks.llm import LLMConfig, llm_blocks
 from adapters.jwt_keys import JWTConfig, load_jwt_config
-from adapters.kafka_execution_feed import KafkaExecutionFeed
-from adapters.kafka_projector import KafkaProjector
-from adapters.kafka_relay import Relay, relay_position
 from adapters.persistence import event_store_env
-from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
-from adapters.projection_runner import EventLog, ProjectionRunner
+from adapters.pipeline_metrics import PipelineMetrics
+from adapters.projection_runner import EventLog
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
 from application.agent_block import AgentExecutorBlock
 from application.contexts import LATER_CONTEXTS
 from application.executions import ExecutionsApplication
-from application.executor import Executor, ExecutorConfig
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
@@ -40,19 +35,84 @@ from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
 
+CONTEXTS: tuple[str, ...] = ("graphs", "executions", *LATER_CONTEXTS)
+"""Every bounded context: each has its own event store, notification log and Kafka topic."""
 
-@dataclass
+
+class Part(enum.Enum):
+    """Infrastructure a role may need."""
+
+    STORES = "the graphs and executions event stores"
+    LOGS = "every context's event log (accounts, store and schedules included)"
+    READ_STORE = "the read-model store"
+    JWT = "the JWT verification key"
+
+
+EVERY_PART = frozenset(Part)
+
+_T = TypeVar("_T")
+
+
+class PartNotBuiltError(RuntimeError):
+    """A process used a part its roles did not ask for (a wiring bug, never a user error)."""
+
+
 class Container:
-    """Everything a process needs, built once."""
+    """The parts one process built, and the block library (which opens nothing, so every process has it).
 
-    settings: Settings
-    blocks: BlockRegistry
-    graphs: GraphsApplication
-    executions: ExecutionsApplication
-    jwt: JWTConfig
-    read_store: ReadStore
-    later_contexts: dict[str, Application[UUID]] = field(default_factory=dict)
-    """accounts, store, schedules: their event stores exist, their aggregates come later."""
+    Reading a part that was not built raises ``PartNotBuiltError``: a relay
+    that reached for the read store would fail at once, not open a pool.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        blocks: BlockRegistry,
+        *,
+        graphs: GraphsApplication | None = None,
+        executions: ExecutionsApplication | None = None,
+        later_contexts: dict[str, Application[UUID]] | None = None,
+        read_store: ReadStore | None = None,
+        jwt: JWTConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.blocks = blocks
+        self._graphs = graphs
+        self._executions = executions
+        self._later_contexts = later_contexts
+        self._read_store = read_store
+        self._jwt = jwt
+
+    @property
+    def parts(self) -> frozenset[Part]:
+        """The parts this container holds."""
+        built = {
+            Part.STORES: self._graphs is not None,
+            Part.LOGS: self._later_contexts is not None,
+            Part.READ_STORE: self._read_store is not None,
+            Part.JWT: self._jwt is not None,
+        }
+        return frozenset(part for part, present in built.items() if present)
+
+    @property
+    def graphs(self) -> GraphsApplication:
+        """The graphs context (commands, and the versions the executor runs)."""
+        return _built(self._graphs, Part.STORES)
+
+    @property
+    def executions(self) -> ExecutionsApplication:
+        """The executions context."""
+        return _built(self._executions, Part.STORES)
+
+    @property
+    def read_store(self) -> ReadStore:
+        """The read models."""
+        return _built(self._read_store, Part.READ_STORE)
+
+    @property
+    def jwt(self) -> JWTConfig:
+        """How bearer tokens are verified."""
+        return _built(self._jwt, Part.JWT)
 
     @property
     def graph_queries(self) -> GraphQueries:
@@ -67,42 +127,75 @@ class Container:
     @property
     def event_logs(self) -> dict[str, EventLog]:
         """Each bounded context's log, by context name."""
+        later = _built(self._later_contexts, Part.LOGS)
         logs = {"graphs": EventLog("graphs", self.graphs), "executions": EventLog("executions", self.executions)}
-        logs.update({context: EventLog(context, app) for context, app in self.later_contexts.items()})
+        logs.update({context: EventLog(context, app) for context, app in later.items()})
         return logs
 
     def close(self) -> None:
-        """Release database connections."""
-        self.graphs.close()
-        self.executions.close()
-        for app in self.later_contexts.values():
-            app.close()
-        self.read_store.close()
+        """Release what was built (database connections)."""
+        for app in (self._graphs, self._executions, *(self._later_contexts or {}).values()):
+            if app is not None:
+                app.close()
+        if self._read_store is not None:
+            self._read_store.close()
+
+
+def _built(part: _T | None, name: Part) -> _T:
+    if part is None:
+        raise PartNotBuiltError(f"this process did not build {name.value}: its roles do not need it")
+    return part
 
 
 def build_container(
-    settings: Settings | None = None, blocks: BlockRegistry | None = None, *, create_tables: bool = True
+    settings: Settings | None = None,
+    blocks: BlockRegistry | None = None,
+    *,
+    parts: Collection[Part] = EVERY_PART,
+    create_tables: bool = True,
 ) -> Container:
-    """Wire the applications to the configured persistence (``blocks`` overrides the library).
+    """Build ``parts`` (default: all) from ``settings``; ``blocks`` overrides the block library.
 
-    ``create_tables=False`` is how distributed workers start: the tables are
+    ``create_tables=False`` is how distributed processes start: the tables are
     made once by ``agentgraph db init``, because several processes creating
-    them at the same first start can collide in PostgreSQL's catalog.
+    them at the same first start can collide in PostgreSQL's catalog. The JWT
+    key comes first: a missing key fails before any connection is opened.
     """
     settings = settings or Settings()
     blocks = blocks or build_block_registry(settings)
+    wanted = set(parts)
+    if Part.LOGS in wanted:
+        wanted.add(Part.STORES)  # every context's log includes the graphs and executions logs
+    jwt = load_jwt_config(settings) if Part.JWT in wanted else None
+    graphs: GraphsApplication | None = None
+    executions: ExecutionsApplication | None = None
+    later: dict[str, Application[UUID]] | None = None
+    read_store: ReadStore | None = None
+    try:
+        if Part.STORES in wanted:
+            graphs = GraphsApplication(
+                event_store_env(settings, "graphs", create_table=create_tables), lookup=blocks.get
+            )
+            executions = ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables))
+        if Part.LOGS in wanted:
+            # nothing writes to these yet: one pooled connection each is plenty
+            later = {
+                context: app_class(event_store_env(settings, context, create_table=create_tables, pool_size=1))
+                for context, app_class in LATER_CONTEXTS.items()
+            }
+        if Part.READ_STORE in wanted:
+            read_store = build_read_store(settings, create_tables=create_tables)
+    except BaseException:
+        Container(settings, blocks, graphs=graphs, executions=executions, later_contexts=later).close()
+        raise
     return Container(
-        settings=settings,
-        blocks=blocks,
-        graphs=GraphsApplication(event_store_env(settings, "graphs", create_table=create_tables), lookup=blocks.get),
-        executions=ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables)),
-        jwt=load_jwt_config(settings),
-        read_store=build_read_store(settings, create_tables=create_tables),
-        # nothing writes to these yet: one pooled connection each is plenty
-        later_contexts={
-            context: app_class(event_store_env(settings, context, create_table=create_tables, pool_size=1))
-            for context, app_class in LATER_CONTEXTS.items()
-        },
+        settings,
+        blocks,
+        graphs=graphs,
+        executions=executions,
+        later_contexts=later,
+        read_store=read_store,
+        jwt=jwt,
     )
 
 
@@ -118,202 +211,38 @@ def build_read_store(settings: Settings, *, create_tables: bool = True) -> ReadS
     return store
 
 
-class TablesMissingError(RuntimeError):
-    """A distributed worker started before ``agentgraph db init``."""
-
-
-def check_tables(container: Container) -> None:
-    """Fail clearly when the event or read-model tables do not exist yet."""
-    missing: list[str] = []
-    for context, event_log in container.event_logs.items():
-        try:
-            event_log.head()
-        except Exception:
-            missing.append(f"{context}_events")
-    try:
-        container.read_store.positions("graphs")
-    except Exception:
-        missing.append("read.projection_positions")
-    if missing:
-        raise TablesMissingError(f"tables missing ({', '.join(missing)}): run `agentgraph db init` first")
-
-
 def build_block_registry(settings: Settings) -> BlockRegistry:
     """The block library this process offers: the pure blocks, sub-agents, network blocks."""
     blocks: list[Block] = [*all_blocks(), AgentExecutorBlock()]
-    blocks.extend(_network_blocks(settings))
+    blocks.extend(llm_blocks(LLMConfig(base_url=settings.llm_base_url, api_key=settings.llm_api_key)))
+    blocks.extend(http_blocks(HttpPolicy(allow_private_networks=settings.http_allow_private_networks)))
     return BlockRegistry(blocks)
 
 
-def _network_blocks(settings: Settings) -> list[Block]:
-    try:
-        from adapters.blocks.http import HttpPolicy, http_blocks
-        from adapters.blocks.llm import LLMConfig, llm_blocks
-    except ImportError:  # pragma: no cover - during development of those modules
-        return []
-    return [
-        *llm_blocks(LLMConfig(base_url=settings.llm_base_url, api_key=settings.llm_api_key)),
-        *http_blocks(HttpPolicy(allow_private_networks=settings.http_allow_private_networks)),
-    ]
+class TablesMissingError(RuntimeError):
+    """A distributed process started before ``agentgraph db init``."""
 
 
-class ExecutorService:
-    """The executor fed from the executions log, started and stopped together."""
-
-    def __init__(self, container: Container, config: ExecutorConfig | None = None) -> None:
-        settings = container.settings
-        self.executor = Executor(
-            container.executions,
-            container.graphs,
-            container.blocks.get,
-            config
-            or ExecutorConfig(
-                max_running_per_user=settings.max_running_per_user,
-                node_timeout_seconds=settings.node_timeout_seconds,
-            ),
-        )
-        self.feed: ExecutionLogFeed | KafkaExecutionFeed
-        if settings.kafka_bootstrap:
-            self.feed = KafkaExecutionFeed(
-                container.executions,
-                self.executor,
-                settings.kafka_bootstrap,
-                settings.kafka_topic_prefix,
-                settings.kafka_partitions,
-                consumer_config={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
-            )
-        else:
-            self.feed = ExecutionLogFeed(container.executions, self.executor)
-
-    async def start(self) -> None:
-        """Start writing, recover unfinished runs, then follow the log."""
-        await self.executor.start()
-        await self.feed.start()
-
-    async def stop(self) -> None:
-        """Stop following the log and let the executor go (runs resume on the next start)."""
-        await self.feed.close()
-        await self.executor.close()
-
-
-class ProjectionService:
-    """Keeps the read models current: a Kafka consumer when Kafka is configured, else the in-process runner."""
-
-    def __init__(self, container: Container) -> None:
-        settings = container.settings
-        self.runner: ProjectionRunner | None = None
-        self.kafka: KafkaProjector | None = None
-        if settings.kafka_bootstrap:
-            self.kafka = KafkaProjector(
-                container.read_store,
-                all_projections(),
-                settings.kafka_bootstrap,
-                settings.kafka_topic_prefix,
-                sorted(container.event_logs),
-                consumer_config={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
-            )
-        else:
-            self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
-        self._thread = _Worker("projector", self.kafka.run if self.kafka else None)
-
-    @property
-    def counters(self) -> ProjectorCounters:
-        """What the projector counts, for the metrics endpoint."""
-        if self.kafka is not None:
-            return ProjectorCounters("kafka", self.kafka.received, self.kafka.applied)
-        assert self.runner is not None
-        return ProjectorCounters("event_store", self.runner.received, self.runner.projected)
-
-    async def start(self) -> None:
-        """Catch up and follow the logs (or the topics)."""
-        if self.runner is not None:
-            await self.runner.start()
-        self._thread.start()
-
-    async def stop(self) -> None:
-        """Stop following."""
-        if self.runner is not None:
-            await self.runner.close()
-        await asyncio.to_thread(self._thread.stop)
-
-
-class RelayService:
-    """The relay (event stores -> Kafka) in a background thread; distributed mode only."""
-
-    def __init__(self, container: Container) -> None:
-        settings = container.settings
-        if not (settings.database_url and settings.kafka_bootstrap):
-            raise RuntimeError("the relay needs AGENTGRAPH_DATABASE_URL and AGENTGRAPH_KAFKA_BOOTSTRAP")
-        self.relay = Relay(
-            settings.database_url,
-            container.event_logs,
-            settings.kafka_bootstrap,
-            settings.kafka_topic_prefix,
-            settings.kafka_partitions,
-        )
-        self._thread = _Worker("relay", self.relay.run)
-
-    @property
-    def counters(self) -> RelayCounters:
-        """What the relay counts, for the metrics endpoint."""
-        return RelayCounters(self.relay.published, self.relay.active)
-
-    async def start(self) -> None:
-        """Start relaying (waits in the background to become the active relay)."""
-        self._thread.start()
-
-    async def stop(self) -> None:
-        """Stop relaying; another relay takes over."""
-        await asyncio.to_thread(self._thread.stop)
-
-
-def build_pipeline_metrics(
-    container: Container, relay: RelayService | None = None, projector: ProjectionService | None = None
-) -> PipelineMetrics:
-    """The pipeline's figures as this process sees them, with the counters of the services it runs."""
-    settings = container.settings
-    positions: Callable[[], dict[str, int]] | None = None
-    if settings.database_url and settings.kafka_bootstrap:
-        # the relay records its position in PostgreSQL, so any process can read it
-        positions = functools.partial(relay_position, settings.database_url)
-    return PipelineMetrics(
-        container.read_store,
-        all_projections(),
-        container.event_logs,
-        mode="embedded" if settings.embedded else "distributed",
-        relay_positions=positions,
-        relay=relay.counters if relay is not None else None,
-        projector=projector.counters if projector is not None else None,
-    )
-
-
-class _Worker:
-    """A blocking loop ``run(stop_event)`` in a daemon thread."""
-
-    def __init__(self, name: str, run: Callable[[threading.Event], None] | None) -> None:
-        self._name = name
-        self._run = run
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._run is not None:
-            self._thread = threading.Thread(target=self._guarded, name=self._name, daemon=True)
-            self._thread.start()
-
-    def _guarded(self) -> None:
-        assert self._run is not None
-        while not self._stop.is_set():
-            try:
-                self._run(self._stop)
-            except Exception:
-                logging.getLogger(__name__).exception("%s failed; restarting in 1 s", self._name)
-                self._stop.wait(1.0)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+def check_tables(container: Container) -> None:
+    """Fail clearly when the tables of the parts this container built do not exist yet."""
+    missing: list[str] = []
+    stores: dict[str, Application[UUID]] = {}
+    if Part.STORES in container.parts:
+        stores = {"graphs": container.graphs, "executions": container.executions}
+    if Part.LOGS in container.parts:
+        stores = {context: event_log.app for context, event_log in container.event_logs.items()}
+    for context, app in stores.items():
+        try:
+            EventLog(context, app).head()
+        except Exception:
+            missing.append(f"{context}_events")
+    if Part.READ_STORE in container.parts:
+        try:
+            container.read_store.positions("graphs")
+        except Exception:
+            missing.append("read.projection_positions")
+    if missing:
+        raise TablesMissingError(f"tables missing ({', '.join(missing)}): run `agentgraph db init` first")
 
 
 def get_container(request: Request) -> Container:

@@ -54,13 +54,12 @@ class GroupCommitWriter:
     def __init__(
         self,
         app: ExecutionsApplication,
-        on_conflict: Callable[[UUID], None],
         *,
         one_event_per_transaction: bool = False,
         max_batch_events: int = 10_000,
     ) -> None:
         self._app = app
-        self._on_conflict = on_conflict
+        self._on_conflict: Callable[[UUID], None] = lambda _: None
         self._one_per_txn = one_event_per_transaction
         self._max_batch = max_batch_events
         self._dirty: dict[UUID, GraphExecution] = {}
@@ -93,8 +92,9 @@ class GroupCommitWriter:
         async with self._flushed:
             await self._flushed.wait_for(lambda: self._generation >= target or self._stopped)
 
-    async def run(self) -> None:
-        """Write batches until ``close``."""
+    async def run(self, on_conflict: Callable[[UUID], None]) -> None:
+        """Write batches until ``close``; ``on_conflict(run_id)`` hears of each run whose events were refused."""
+        self._on_conflict = on_conflict
         try:
             await self._run()
         finally:

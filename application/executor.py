@@ -4,8 +4,8 @@ It is fed execution ids (new runs, stop requests) by whatever tails the
 executions event stream (the in-process tailer when embedded, Kafka later),
 runs many executions concurrently on one asyncio loop, and records every
 step through the ``GraphExecution`` aggregate. Events are written by a
-group-commit writer (``application.execution_writer``), never one
-transaction per event.
+group-commit writer (``application.execution_writer``) the composition
+root hands it, never one transaction per event.
 
 Crash safety comes from the event store:
 
@@ -84,7 +84,6 @@ class ExecutorConfig:
 
     max_running_per_user: int = 25
     node_timeout_seconds: float | None = 600.0
-    one_event_per_transaction: bool = False
 
 
 @dataclass(eq=False)
@@ -115,6 +114,7 @@ class Executor:
         app: ExecutionsApplication,
         graphs: GraphSource,
         lookup: BlockLookup,
+        writer: GroupCommitWriter,
         config: ExecutorConfig | None = None,
         executor_id: str | None = None,
     ) -> None:
@@ -124,9 +124,7 @@ class Executor:
         self.config = config or ExecutorConfig()
         # names the process in the run's Started/Resumed events: which worker ran (or took over) a run
         self.executor_id = executor_id or f"executor-{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
-        self.writer = GroupCommitWriter(
-            app, self._on_conflict, one_event_per_transaction=self.config.one_event_per_transaction
-        )
+        self.writer = writer  # the commit strategy (group commit, or one event per transaction as a baseline)
         self.runs: dict[UUID, _Run] = {}
         self._claimed: set[UUID] = set()
         self._running_by_user: defaultdict[str, int] = defaultdict(int)
@@ -140,7 +138,7 @@ class Executor:
     async def start(self) -> None:
         """Start the writer; call once, inside the loop that will run executions."""
         if self._writer_task is None:
-            self._writer_task = asyncio.create_task(self.writer.run(), name="execution-writer")
+            self._writer_task = asyncio.create_task(self.writer.run(self._on_conflict), name="execution-writer")
 
     async def close(self) -> None:
         """Stop taking work, let running blocks go (runs stay RUNNING for a later resume)."""

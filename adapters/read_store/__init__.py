@@ -7,6 +7,7 @@
 - ``rebuild``: replaying the event store into shadow tables and swapping them in.
 """
 
+from adapters.read_store.dialect import SCHEMA
 from adapters.read_store.positions import LIVE_PARTITION
 from adapters.read_store.postgres import PostgresReadStore
 from adapters.read_store.rebuild import Partitioning, rebuild_projection
@@ -15,6 +16,7 @@ from adapters.read_store.store import ReadStore, ReadTransaction
 
 __all__ = [
     "LIVE_PARTITION",
+    "SCHEMA",
     "Partitioning",
     "PostgresReadStore",
     "ReadStore",

@@ -32,7 +32,9 @@ from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from adapters.settings import Settings
-from api.composition import ExecutorService, build_container
+from api.bootstrap import ExecutorService
+from api.composition import build_container
+from application.execution_writer import GroupCommitWriter
 from application.executor import ExecutorConfig
 from domain.agent_format import GraphPayload
 from domain.execution import GraphExecution
@@ -95,9 +97,8 @@ async def _measure(
     try:
         graph = container.graphs.create_graph("bench", _chain(nodes), fresh_ids=False).graph
         content = container.graphs.graph_for_run("bench", graph.id, 1)
-        service = ExecutorService(
-            container, ExecutorConfig(max_running_per_user=runs, one_event_per_transaction=one_per_txn)
-        )
+        writer = GroupCommitWriter(container.executions, one_event_per_transaction=one_per_txn)
+        service = ExecutorService(container, ExecutorConfig(max_running_per_user=runs), writer)
         await service.start()
         await asyncio.sleep(0.1)  # started and idle: its startup is not part of the figure
         loop = asyncio.get_running_loop()

@@ -38,7 +38,8 @@ from adapters.kafka_topics import ensure_topics, partition_for
 from adapters.projection_runner import ProjectionRunner, reader
 from adapters.read_store import rebuild_projection
 from adapters.settings import Settings
-from api.composition import Container, ExecutorService, build_container
+from api.bootstrap import ExecutorService
+from api.composition import Container, build_container
 from application.executor import ExecutorConfig
 from application.graphs import GraphNotFoundError
 from domain.agent_format import GraphPayload

@@ -33,10 +33,21 @@ def test_workers_refuse_to_start_before_db_init_and_init_is_idempotent(postgres_
     for _ in range(2):
         initialised = runner.invoke(app, ["db", "init"], env=env)
         assert initialised.exit_code == 0, initialised.output
+    named = " ".join(initialised.stdout.split())
     with psycopg.connect(postgres_dsn) as conn:
+        created = [
+            f"{schema}.{table}" if schema == "read" else table
+            for schema, table in conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema IN ('public', 'read') AND table_type = 'BASE TABLE'"
+            )
+        ]
         tables = ("graphs_events", "executions_events", "accounts_events", "store_events", "schedules_events")
         for table in (*tables, "read.executions", "read.audit_log"):
             assert conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,), table
+    assert len(created) > len(tables) + 5
+    for table in created:  # db init names every table it made
+        assert table in named, f"{table} not named in: {named}"
 
     status = runner.invoke(app, ["projections", "status"], env=env)
     assert status.exit_code == 0 and "executions" in status.output

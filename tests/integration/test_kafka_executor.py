@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.settings import Settings
-from api.composition import ExecutorService, RelayService, build_container
+from api.bootstrap import ExecutorService, RelayService
+from api.composition import build_container
 from domain.agent_format import GraphPayload
 from tests.unit.api.graph_samples import calculator
 

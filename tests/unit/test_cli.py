@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import version
 from pathlib import Path
 
 import jwt
 import pytest
 from typer.testing import CliRunner
 
+from adapters.jwt_keys import load_jwt_config
 from adapters.settings import Settings
+from api.bootstrap import build_for
 from api.cli import app
-from api.composition import build_block_registry, build_container
+from api.composition import PartNotBuiltError, build_block_registry, build_container
+from projections.registry import all_projections
 from tests.unit.api.graph_samples import calculator
 
 runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[2] / "api" / "examples" / "calculator.json"
 
 
 @pytest.fixture
@@ -30,7 +35,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_dev_token_is_accepted_by_the_key_the_server_uses(data_dir: Path) -> None:
     result = runner.invoke(app, ["dev-token", "alice", "--email", "a@example.com"])
     assert result.exit_code == 0, result.output
-    token = result.output.strip()
+    token = result.stdout.strip()
+    assert result.stderr.strip() == f"signed with the dev key in {data_dir / 'jwt-dev-secret'}"
     key = (data_dir / "jwt-dev-secret").read_text().strip()
     claims = jwt.decode(token, key, algorithms=["HS256"], audience="authenticated")
     assert (claims["sub"], claims["email"], claims["role"]) == ("alice", "a@example.com", "user")
@@ -149,3 +155,122 @@ def test_every_bounded_context_has_its_own_event_store(data_dir: Path) -> None:
     ]
     status = runner.invoke(app, ["projections", "status"], env={"COLUMNS": "200"})
     assert status.exit_code == 0, status.output
+
+
+def test_dev_token_and_serve_find_the_same_key_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AGENTGRAPH_DATA_DIR", "JWT_VERIFY_KEY", "AGENTGRAPH_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the per-user data folder, here
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    minted = runner.invoke(app, ["dev-token", "alice"])
+    assert minted.exit_code == 0, minted.output
+    key_file = tmp_path / "xdg" / "agentgraph" / "jwt-dev-secret"
+    assert minted.stderr.strip() == f"signed with the dev key in {key_file}"
+    monkeypatch.chdir(tmp_path / "two")
+    served_key = load_jwt_config(Settings(), create=False)  # what `serve` verifies with, started elsewhere
+    assert jwt.decode(minted.stdout.strip(), served_key.verify_key, algorithms=["HS256"], audience="authenticated")
+    assert not list((tmp_path / "one").iterdir()) and not list((tmp_path / "two").iterdir())
+
+
+@pytest.mark.parametrize("command", [["serve"], ["dev-token", "alice"], ["db", "init"], ["blocks"]])
+def test_a_bad_environment_value_is_one_line_naming_it(data_dir: Path, command: list[str]) -> None:
+    result = runner.invoke(app, command, env={"AGENTGRAPH_PORT": "abc", "COLUMNS": "80"})
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: bad environment variable: AGENTGRAPH_PORT='abc': Input should be")
+
+
+def test_version_is_the_installed_distribution_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"agentgraph {version('agentgraph')}\n"
+
+
+def test_blocks_as_json_and_the_table_keep_every_id_whole(data_dir: Path) -> None:
+    registry = build_block_registry(Settings())
+    listed = runner.invoke(app, ["blocks", "--json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert {row["id"] for row in rows} == {block.id for block in registry.all()}
+    calculator_row = next(row for row in rows if row["name"] == "CalculatorBlock")
+    assert calculator_row["inputs"] == ["a", "b", "operation", "round_result"]
+    assert calculator_row["outputs"] == ["error", "result"]
+    narrow = runner.invoke(app, ["blocks"], env={"COLUMNS": "100"})
+    assert narrow.exit_code == 0
+    missing = [block.id for block in registry.all() if block.id not in narrow.stdout]
+    assert not missing, f"ids cut in a 100-column table: {missing}"
+
+
+def test_agents_export_prints_what_was_imported_in_autogpts_export_shape(data_dir: Path) -> None:
+    example = json.loads(EXAMPLE.read_text())
+    imported = runner.invoke(app, ["agents", "import", str(EXAMPLE), "--user", "carol"], env={"COLUMNS": "300"})
+    assert imported.exit_code == 0, imported.output
+    graph_id = imported.stdout.split(" as graph ")[1].split()[0]
+
+    exported = runner.invoke(app, ["agents", "export", graph_id, "--user", "carol"])
+    assert exported.exit_code == 0, exported.output
+    export = json.loads(exported.stdout)
+    assert (export["id"], export["version"], export["name"]) == (graph_id, 1, example["name"])
+    assert sorted((n["block_id"], json.dumps(n["input_default"], sort_keys=True)) for n in export["nodes"]) == sorted(
+        (n["block_id"], json.dumps(n["input_default"], sort_keys=True)) for n in example["nodes"]
+    )
+    assert len(export["links"]) == 3 and {"input_links", "output_links", "graph_id"} <= set(export["nodes"][0])
+    assert sorted(export["input_schema"]["properties"]) == ["a", "b"]
+
+    # what was exported imports again (a round trip through AutoGPT's format)
+    again = data_dir.parent / "again.json"
+    again.write_text(exported.stdout)
+    assert runner.invoke(app, ["agents", "import", str(again), "--user", "carol"]).exit_code == 0
+
+    for args in (["--user", "dave"], ["--user", "carol", "--version", "2"]):
+        refused = runner.invoke(app, ["agents", "export", graph_id, *args], env={"COLUMNS": "300"})
+        assert refused.exit_code == 1 and refused.stdout == ""
+        assert "not found" in refused.stderr or "no version 2" in refused.stderr, refused.stderr
+
+
+def test_db_init_names_every_store_it_creates(data_dir: Path) -> None:
+    result = runner.invoke(app, ["db", "init"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in data_dir.glob("*.sqlite3"))
+    assert len(files) == 6
+    named = " ".join(result.stdout.split())
+    for name in files:
+        assert name in named
+    for table in ("read.projection_positions", "read.graphs", "read.graph_versions", "read.executions"):
+        assert table in named
+    for projection in all_projections():
+        for table in projection.tables:
+            assert f"read.{table.name}" in named
+
+
+def test_each_role_builds_only_the_parts_it_needs(data_dir: Path) -> None:
+    settings = Settings()
+    executor = build_for(["executor"], settings)
+    try:
+        assert executor.executions and executor.graphs
+        with pytest.raises(PartNotBuiltError, match="read-model store"):
+            _ = executor.read_store
+        with pytest.raises(PartNotBuiltError, match="JWT"):
+            _ = executor.jwt
+    finally:
+        executor.close()
+    assert not (data_dir / "read.sqlite3").exists() and not (data_dir / "jwt-dev-secret").exists()
+    assert not (data_dir / "accounts.sqlite3").exists()  # only the relay, projector and API read every log
+
+    projector = build_for(["projector"], settings)
+    try:
+        assert set(projector.event_logs) == {"graphs", "executions", "accounts", "store", "schedules"}
+        with pytest.raises(PartNotBuiltError):
+            _ = projector.jwt
+    finally:
+        projector.close()
+    assert (data_dir / "read.sqlite3").exists() and not (data_dir / "jwt-dev-secret").exists()
+
+    api = build_for(["api"], settings)
+    api.close()
+    assert (data_dir / "jwt-dev-secret").exists()

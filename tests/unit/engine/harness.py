@@ -14,7 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from adapters.settings import Settings
-from api.composition import Container, ExecutorService, build_block_registry, build_container
+from api.bootstrap import ExecutorService
+from api.composition import Container, build_block_registry, build_container
 from application.executor import ExecutorConfig
 from domain.agent_format import GraphPayload
 from domain.blocks.base import (

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from api.composition import ExecutorService
+from api.bootstrap import ExecutorService
 from application.executor import ExecutorConfig
 from domain.execution import GraphExecution
 from tests.unit.engine.harness import (

@@ -1,0 +1,328 @@
+"""The composition root per role: which parts each role needs and which service it starts.
+
+``ROLES`` is the one table; the CLI (``agentgraph serve --role ...``) and the
+app's lifespan both read it. A process builds the union of its roles' parts
+(``build_for``) and starts their services (``run_services``), so a Kafka
+executor opens no read store and needs no JWT key, a relay opens no read
+store, and the API opens no executor unless it runs that role too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from adapters.execution_feed import ExecutionLogFeed
+from adapters.kafka_execution_feed import KafkaExecutionFeed
+from adapters.kafka_projector import KafkaProjector
+from adapters.kafka_relay import Relay, relay_position
+from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
+from adapters.projection_runner import ProjectionRunner
+from adapters.settings import Settings
+from api.composition import CONTEXTS, Container, Part, build_container, check_tables
+from application.execution_writer import GroupCommitWriter
+from application.executor import Executor, ExecutorConfig
+from domain.blocks.registry import BlockRegistry
+from projections.registry import all_projections
+
+KAFKA_CONSUMER_CONFIG = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+"""Consumer-group timings: a member that dies hands its partitions over within seconds."""
+
+
+class Service(Protocol):
+    """What a worker role runs: started and stopped with its process."""
+
+    async def start(self) -> None:
+        """Start working (returns once running)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop working; whatever is unfinished resumes elsewhere or on the next start."""
+        ...
+
+
+class ExecutorService:
+    """The executor fed from the executions log (or its Kafka topic), started and stopped together.
+
+    ``writer`` is the executor's commit strategy: by default a group-commit
+    writer; ``GroupCommitWriter(..., one_event_per_transaction=True)`` is the
+    baseline the benchmarks compare against.
+    """
+
+    def __init__(
+        self, container: Container, config: ExecutorConfig | None = None, writer: GroupCommitWriter | None = None
+    ) -> None:
+        settings = container.settings
+        self.executor = Executor(
+            container.executions,
+            container.graphs,
+            container.blocks.get,
+            writer or GroupCommitWriter(container.executions),
+            config
+            or ExecutorConfig(
+                max_running_per_user=settings.max_running_per_user,
+                node_timeout_seconds=settings.node_timeout_seconds,
+            ),
+        )
+        self.feed: ExecutionLogFeed | KafkaExecutionFeed
+        if settings.kafka_bootstrap:
+            self.feed = KafkaExecutionFeed(
+                container.executions,
+                self.executor,
+                settings.kafka_bootstrap,
+                settings.kafka_topic_prefix,
+                settings.kafka_partitions,
+                consumer_config=KAFKA_CONSUMER_CONFIG,
+            )
+        else:
+            self.feed = ExecutionLogFeed(container.executions, self.executor)
+
+    async def start(self) -> None:
+        """Start writing, recover unfinished runs, then follow the log."""
+        await self.executor.start()
+        await self.feed.start()
+
+    async def stop(self) -> None:
+        """Stop following the log and let the executor go (runs resume on the next start)."""
+        await self.feed.close()
+        await self.executor.close()
+
+
+class ProjectionService:
+    """Keeps the read models current: a Kafka consumer when Kafka is configured, else the in-process runner."""
+
+    def __init__(self, container: Container) -> None:
+        settings = container.settings
+        self.runner: ProjectionRunner | None = None
+        self.kafka: KafkaProjector | None = None
+        if settings.kafka_bootstrap:
+            self.kafka = KafkaProjector(
+                container.read_store,
+                all_projections(),
+                settings.kafka_bootstrap,
+                settings.kafka_topic_prefix,
+                sorted(CONTEXTS),
+                consumer_config=KAFKA_CONSUMER_CONFIG,
+            )
+        else:
+            self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
+        self._thread = _Worker("projector", self.kafka.run if self.kafka else None)
+
+    @property
+    def counters(self) -> ProjectorCounters:
+        """What the projector counts, for the metrics endpoint."""
+        if self.kafka is not None:
+            return ProjectorCounters("kafka", self.kafka.received, self.kafka.applied)
+        assert self.runner is not None
+        return ProjectorCounters("event_store", self.runner.received, self.runner.projected)
+
+    async def start(self) -> None:
+        """Catch up and follow the logs (or the topics)."""
+        if self.runner is not None:
+            await self.runner.start()
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self.runner is not None:
+            await self.runner.close()
+        await asyncio.to_thread(self._thread.stop)
+
+
+class RelayService:
+    """The relay (event stores -> Kafka) in a background thread; distributed mode only."""
+
+    def __init__(self, container: Container) -> None:
+        settings = container.settings
+        if not (settings.database_url and settings.kafka_bootstrap):
+            raise RoleError(RELAY_NEEDS)
+        self.relay = Relay(
+            settings.database_url,
+            container.event_logs,
+            settings.kafka_bootstrap,
+            settings.kafka_topic_prefix,
+            settings.kafka_partitions,
+        )
+        self._thread = _Worker("relay", self.relay.run)
+
+    @property
+    def counters(self) -> RelayCounters:
+        """What the relay counts, for the metrics endpoint."""
+        return RelayCounters(self.relay.published, self.relay.active)
+
+    async def start(self) -> None:
+        """Start relaying (waits in the background to become the active relay)."""
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop relaying; another relay takes over."""
+        await asyncio.to_thread(self._thread.stop)
+
+
+@dataclass(frozen=True)
+class Role:
+    """One row of the role table."""
+
+    name: str
+    needs: frozenset[Part]
+    """The parts the role uses whatever the deployment."""
+    needs_without_kafka: frozenset[Part] = frozenset()
+    """Parts it needs on top when no Kafka feeds it (it then reads the event stores' logs)."""
+    service: Callable[[Container], Service] | None = None
+    """What it starts (None for the API: uvicorn serves it)."""
+    needs_kafka: bool = False
+    """Only meaningful in distributed mode with Kafka."""
+
+
+ROLES: dict[str, Role] = {
+    role.name: role
+    for role in (
+        Role("api", frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT})),
+        Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
+        Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
+        Role("executor", frozenset({Part.STORES}), service=ExecutorService),
+    )
+}
+"""Every role this build runs, in start order (services stop in reverse)."""
+
+REFUSED_ROLES = {
+    "scheduler": "the scheduler role comes with schedules, which have no aggregates yet (their event store exists)"
+}
+"""Roles of the design this build does not run yet, with the reason."""
+
+RELAY_NEEDS = "the relay needs AGENTGRAPH_DATABASE_URL and AGENTGRAPH_KAFKA_BOOTSTRAP"
+
+
+class RoleError(ValueError):
+    """Roles this process cannot run (unknown, not yet built, or missing their infrastructure)."""
+
+
+def choose_roles(requested: str | None, settings: Settings) -> list[str]:
+    """The roles to run, in start order, from ``--role`` (comma-separated; None means all that apply).
+
+    All roles by default, except the relay without Kafka and PostgreSQL (the
+    projector then reads the logs directly); asked for explicitly, it is an error.
+    """
+    distributed_kafka = bool(settings.database_url and settings.kafka_bootstrap)
+    if not requested:
+        return [name for name, role in ROLES.items() if distributed_kafka or not role.needs_kafka]
+    names = {part.strip() for part in requested.split(",") if part.strip()}
+    refused = sorted(names & REFUSED_ROLES.keys())
+    if refused:
+        raise RoleError(f"{REFUSED_ROLES[refused[0]]}; this build runs: {', '.join(ROLES)}")
+    unknown = names - ROLES.keys()
+    if unknown:
+        raise RoleError(f"unknown role(s) {', '.join(sorted(unknown))}; choose from {', '.join(ROLES)}")
+    if not distributed_kafka and any(ROLES[name].needs_kafka for name in names):
+        raise RoleError(RELAY_NEEDS)
+    return [name for name in ROLES if name in names]
+
+
+def parts_for(roles: Collection[str], settings: Settings) -> frozenset[Part]:
+    """The union of what ``roles`` need under ``settings``."""
+    parts: set[Part] = set()
+    for name in roles:
+        role = ROLES[name]
+        parts |= role.needs
+        if not settings.kafka_bootstrap:
+            parts |= role.needs_without_kafka
+    return frozenset(parts)
+
+
+def build_for(roles: Collection[str], settings: Settings, blocks: BlockRegistry | None = None) -> Container:
+    """The container ``roles`` need: embedded it makes its tables, distributed it checks them.
+
+    Distributed processes never create tables (``agentgraph db init`` does,
+    once); raises ``TablesMissingError`` when they are not there yet, and
+    ``MissingJWTKeyError`` when the API role has no key.
+    """
+    container = build_container(settings, blocks, parts=parts_for(roles, settings), create_tables=settings.embedded)
+    if not settings.embedded:
+        try:
+            check_tables(container)
+        except BaseException:
+            container.close()
+            raise
+    return container
+
+
+@asynccontextmanager
+async def run_services(container: Container, roles: Collection[str]) -> AsyncIterator[PipelineMetrics | None]:
+    """Start the services of ``roles`` in table order; stop them in reverse on exit.
+
+    Yields the pipeline metrics with the counters of the relay and projector
+    started here, when the container can report them (the API's parts).
+    """
+    services: dict[str, Service] = {}
+    try:
+        for name, role in ROLES.items():
+            if name in roles and role.service is not None:
+                services[name] = role.service(container)
+                await services[name].start()
+        metrics = None
+        if {Part.LOGS, Part.READ_STORE} <= container.parts:
+            relay, projector = services.get("relay"), services.get("projector")
+            metrics = build_pipeline_metrics(
+                container,
+                relay if isinstance(relay, RelayService) else None,
+                projector if isinstance(projector, ProjectionService) else None,
+            )
+        yield metrics
+    finally:
+        for service in reversed(services.values()):
+            await service.stop()
+
+
+def build_pipeline_metrics(
+    container: Container, relay: RelayService | None = None, projector: ProjectionService | None = None
+) -> PipelineMetrics:
+    """The pipeline's figures as this process sees them, with the counters of the services it runs."""
+    settings = container.settings
+    positions: Callable[[], dict[str, int]] | None = None
+    if settings.database_url and settings.kafka_bootstrap:
+        # the relay records its position in PostgreSQL, so any process can read it
+        positions = functools.partial(relay_position, settings.database_url)
+    return PipelineMetrics(
+        container.read_store,
+        all_projections(),
+        container.event_logs,
+        mode="embedded" if settings.embedded else "distributed",
+        relay_positions=positions,
+        relay=relay.counters if relay is not None else None,
+        projector=projector.counters if projector is not None else None,
+    )
+
+
+class _Worker:
+    """A blocking loop ``run(stop_event)`` in a daemon thread."""
+
+    def __init__(self, name: str, run: Callable[[threading.Event], None] | None) -> None:
+        self._name = name
+        self._run = run
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._run is not None:
+            self._thread = threading.Thread(target=self._guarded, name=self._name, daemon=True)
+            self._thread.start()
+
+    def _guarded(self) -> None:
+        assert self._run is not None
+        while not self._stop.is_set():
+            try:
+                self._run(self._stop)
+            except Exception:
+                logging.getLogger(__name__).exception("%s failed; restarting in 1 s", self._name)
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
