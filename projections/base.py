@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from domain.event_types import EventType
+from domain.event_types import EventType, context_event_types, type_name
 from projections.envelope import EventEnvelope
 from projections.schema import Table
 from projections.store import ReadModelTx
@@ -31,3 +31,27 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         """Apply ``batch`` (in log order, already filtered to this projection's contexts)."""
+
+
+class UnaccountedEventTypeError(TypeError):
+    """A projection neither handles nor ignores an event type its contexts record."""
+
+
+def accounted_for(projection: Projection) -> Projection:
+    """``projection``, once it accounts for every event type its contexts record (else the error says which).
+
+    Called when the registry builds the projections, so a new event type
+    that a read model does not know stops every process at start (and the
+    test suite), never a read model silently at run time.
+    """
+    declared = {event_type for context in projection.contexts for event_type in context_event_types(context)}
+    problems = []
+    if unaccounted := declared - projection.handles - projection.ignores:
+        problems.append(f"neither handles nor ignores {sorted(map(type_name, unaccounted))}")
+    if both := projection.handles & projection.ignores:
+        problems.append(f"both handles and ignores {sorted(map(type_name, both))}")
+    if stale := (projection.handles | projection.ignores) - declared:
+        problems.append(f"names event types its contexts never record: {sorted(map(type_name, stale))}")
+    if problems:
+        raise UnaccountedEventTypeError(f"projection {projection.name} " + "; ".join(problems))
+    return projection

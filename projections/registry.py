@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from projections.audit import AuditProjection
-from projections.base import Projection
+from projections.base import Projection, accounted_for
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
 
 
 def all_projections() -> list[Projection]:
-    """The projections, in the order they are created and reported."""
-    return [GraphsProjection(), ExecutionsProjection(), AuditProjection()]
+    """The projections, in the order they are created and reported (each accounts for its contexts' events)."""
+    return [accounted_for(p) for p in (GraphsProjection(), ExecutionsProjection(), AuditProjection())]
 
 
 def projection_named(name: str) -> Projection:

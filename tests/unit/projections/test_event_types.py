@@ -5,23 +5,27 @@ from __future__ import annotations
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from domain.event_types import CONTEXT_AGGREGATES, context_event_types, declared_event_types, type_name
+from domain.event_types import CONTEXT_AGGREGATES, declared_event_types, type_name
 from domain.execution import GraphExecution
-from projections.base import Projection
+from domain.graph import Graph
+from projections.base import Projection, UnaccountedEventTypeError, accounted_for
 from projections.envelope import envelope_from_stored
+from projections.graphs.projection import GraphsProjection
 from projections.registry import all_projections
 
 
 @pytest.mark.parametrize("projection", all_projections(), ids=lambda p: p.name)
 def test_a_projection_accounts_for_every_event_type_of_its_contexts(projection: Projection) -> None:
     assert projection.contexts <= CONTEXT_AGGREGATES.keys(), "a projection follows a context the domain does not know"
-    declared = {t for context in projection.contexts for t in context_event_types(context)}
+    assert accounted_for(projection) is projection
 
-    unaccounted = declared - projection.handles - projection.ignores
-    assert not unaccounted, f"{projection.name} neither handles nor ignores {sorted(map(type_name, unaccounted))}"
-    assert not projection.handles & projection.ignores, "an event type is both handled and ignored"
-    stale = (projection.handles | projection.ignores) - declared
-    assert not stale, f"{projection.name} names event types its contexts never record: {sorted(map(type_name, stale))}"
+
+def test_a_projection_that_misses_an_event_type_stops_the_registry() -> None:
+    class Forgetful(GraphsProjection):
+        handles = GraphsProjection.handles - {Graph.Deleted}
+
+    with pytest.raises(UnaccountedEventTypeError, match=r"neither handles nor ignores \['Graph.Deleted'\]"):
+        accounted_for(Forgetful())
 
 
 def test_an_event_type_a_new_aggregate_declares_is_found() -> None:
