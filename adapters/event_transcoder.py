@@ -15,7 +15,9 @@ than the ``json`` module, which matters at executor rates):
   written tagged, as eventsourcing's ``JSONTranscoder`` writes it:
   ``{"_type_": "decimal_str", "_data_": "1.50"}``. Decimal, UUID and
   datetime are registered (the library's own transcodings, so the library's
-  transcoder reads these values too); they are read back as the same type;
+  transcoder reads these values too); they are read back as the same type.
+  Being a ``JSONTranscoder``, it also takes what an application registers in
+  its ``register_transcodings`` (the library's hook for more types);
 - anything else raises ``TranscodingNotRegisteredError`` (a ``TypeError``)
   at write time, naming the type and where in the event it sits, instead of
   being stored as a string that reads back as something else.
@@ -33,7 +35,7 @@ from typing import Any
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
-    Transcoder,
+    JSONTranscoder,
     Transcoding,
     TranscodingNotRegisteredError,
     UUIDAsHex,
@@ -59,12 +61,12 @@ class _UnencodableError(Exception):
         self.path: list[str | int] = []
 
 
-class PlainJSONTranscoder(Transcoder):
+class PlainJSONTranscoder(JSONTranscoder):
     """Event state <-> plain JSON bytes (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._by_type: dict[type, Transcoding] = {}
-        self._by_name: dict[str, Transcoding] = {}
+        super().__init__()
+        # also outside an application (which registers these again): a bare Mapper, the tests
         for transcoding in (DecimalAsStr(), UUIDAsHex(), DatetimeAsISO()):
             self.register(transcoding)
 
@@ -72,8 +74,7 @@ class PlainJSONTranscoder(Transcoder):
         """Store values of ``transcoding.type`` (exactly that type) tagged with ``transcoding.name``."""
         if transcoding.name == ESCAPED_DICT:
             raise ValueError(f"the transcoding name {ESCAPED_DICT!r} is reserved")
-        self._by_type[transcoding.type] = transcoding
-        self._by_name[transcoding.name] = transcoding
+        super().register(transcoding)
 
     def encode(self, obj: Any) -> bytes:
         """``obj`` (an event's state) as JSON bytes; raises ``TranscodingNotRegisteredError`` on unknown types."""
@@ -121,7 +122,7 @@ class PlainJSONTranscoder(Transcoder):
                 return {k: v if type(v) in _PLAIN else self._plain(v, k) for k, v in value.items()}
             if kind is list or kind is tuple:
                 return [v if type(v) in _PLAIN else self._plain(v, i) for i, v in enumerate(value)]
-            transcoding = self._by_type.get(kind)
+            transcoding = self.types.get(kind)
             if transcoding is None:
                 raise _UnencodableError(value)
             return {TYPE_KEY: transcoding.name, DATA_KEY: self._plain(transcoding.encode(value), None)}
@@ -136,6 +137,6 @@ class PlainJSONTranscoder(Transcoder):
         name = obj[TYPE_KEY]
         if name == ESCAPED_DICT:
             return dict(obj[DATA_KEY])
-        transcoding = self._by_name.get(name) if isinstance(name, str) else None
+        transcoding = self.names.get(name) if isinstance(name, str) else None
         # an unknown name can only be a user's dict stored before tags existed: keep it as it was
         return obj if transcoding is None else transcoding.decode(obj[DATA_KEY])

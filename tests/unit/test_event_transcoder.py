@@ -9,6 +9,8 @@ from enum import Enum
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -20,6 +22,7 @@ from eventsourcing.persistence import (
 )
 
 from adapters.event_transcoder import PlainJSONTranscoder
+from adapters.persistence import TRANSCODER
 from domain.execution import GraphExecution
 from domain.graph import Graph, GraphContent
 from projections.envelope import envelope_from_stored
@@ -208,3 +211,34 @@ def test_a_registered_transcoding_is_used_for_its_type(transcoder: PlainJSONTran
 
     assert decoded == {"at": Point(1, 2)}
     assert stored == {"at": {"_type_": "point", "_data_": [1, 2]}}
+
+
+class Marker(Aggregate):
+    @event("Placed")
+    def __init__(self, at: Point) -> None:
+        self.at = at
+
+
+class MarkerApplication(Application[UUID]):
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(PointAsList())
+
+
+ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo", "TRANSCODER_TOPIC": TRANSCODER}
+
+
+def test_an_application_adds_types_through_the_librarys_registration_hook() -> None:
+    app = MarkerApplication(env=ENV)
+    marker = Marker(Point(1, 2))
+
+    app.save(marker)
+
+    assert app.repository.get(marker.id).at == Point(1, 2)
+
+
+def test_an_application_without_the_registration_refuses_to_save() -> None:
+    app = Application[UUID](env=ENV)
+
+    with pytest.raises(TypeError, match=r"test_event_transcoder\.Point at event\.at"):
+        app.save(Marker(Point(1, 2)))
