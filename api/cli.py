@@ -278,7 +278,7 @@ def projections_rebuild(
     """Replay the event store into shadow tables, then swap them in (live projectors keep running)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    from adapters.projection_runner import reader
+    from adapters.event_log import reader
     from api.composition import build_container
     from projections.registry import all_projections, projection_named
 

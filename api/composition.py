@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -19,6 +17,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from fastapi import Depends, Request
 
+from adapters.background_worker import BackgroundWorker
+from adapters.event_log import EventLog
 from adapters.execution_feed import ExecutionLogFeed
 from adapters.jwt_keys import JWTConfig, load_jwt_config
 from adapters.kafka_execution_feed import KafkaExecutionFeed
@@ -26,7 +26,7 @@ from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay, relay_position
 from adapters.persistence import event_store_env
 from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
-from adapters.projection_runner import EventLog, ProjectionRunner
+from adapters.projection_runner import ProjectionRunner
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
 from application.agent_block import AgentExecutorBlock
@@ -213,7 +213,7 @@ class ProjectionService:
             )
         else:
             self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
-        self._thread = _Worker("projector", self.kafka.run if self.kafka else None)
+        self._thread = BackgroundWorker("projector", self.kafka.run if self.kafka else None)
 
     @property
     def counters(self) -> ProjectorCounters:
@@ -250,7 +250,7 @@ class RelayService:
             settings.kafka_topic_prefix,
             settings.kafka_partitions,
         )
-        self._thread = _Worker("relay", self.relay.run)
+        self._thread = BackgroundWorker("relay", self.relay.run)
 
     @property
     def counters(self) -> RelayCounters:
@@ -284,35 +284,6 @@ def build_pipeline_metrics(
         relay=relay.counters if relay is not None else None,
         projector=projector.counters if projector is not None else None,
     )
-
-
-class _Worker:
-    """A blocking loop ``run(stop_event)`` in a daemon thread."""
-
-    def __init__(self, name: str, run: Callable[[threading.Event], None] | None) -> None:
-        self._name = name
-        self._run = run
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._run is not None:
-            self._thread = threading.Thread(target=self._guarded, name=self._name, daemon=True)
-            self._thread.start()
-
-    def _guarded(self) -> None:
-        assert self._run is not None
-        while not self._stop.is_set():
-            try:
-                self._run(self._stop)
-            except Exception:
-                logging.getLogger(__name__).exception("%s failed; restarting in 1 s", self._name)
-                self._stop.wait(1.0)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
 
 
 def get_container(request: Request) -> Container:
