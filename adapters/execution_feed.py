@@ -1,9 +1,9 @@
 """Feeds the executor from the executions notification log (no Kafka).
 
-Used embedded (SQLite) and, until the Kafka issue lands, with PostgreSQL:
-it tails the executions log for ``Queued`` runs and stop requests and hands
-them to the executor. In-process saves wake it at once;
-writes from other processes are picked up by polling.
+Used embedded (SQLite) and with PostgreSQL without Kafka: a ``LogFollower``
+reads the executions log's ``Queued`` runs and stop requests and hands them
+to the executor, woken by every commit (in this process, and on PostgreSQL
+in any process).
 
 On start it first recovers: every run queued but not finished (by
 scanning the log's queued and end events, without loading aggregates) is
@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from adapters.event_log import EventLog
+from adapters.log_follower import LogFollower
 from application.executions import ExecutionsApplication
 from application.executor import Executor
 from domain.execution import ExecutionStopRequest, GraphExecution
+from projections.envelope import EventEnvelope, type_from_topic
 
 log = logging.getLogger(__name__)
 
@@ -31,74 +36,52 @@ ENDED = [
     get_topic(GraphExecution.Failed),
     get_topic(GraphExecution.Terminated),
 ]
+_QUEUED_TYPE = type_from_topic(QUEUED)
 
 
 class ExecutionLogFeed:
-    """Tails the executions log and drives an ``Executor``."""
+    """Follows the executions log and drives an ``Executor``."""
 
-    def __init__(self, app: ExecutionsApplication, executor: Executor, poll_interval: float = 0.05) -> None:
+    def __init__(self, app: ExecutionsApplication, executor: Executor) -> None:
         self._app = app
         self._executor = executor
-        self._poll_interval = poll_interval
-        self._position = 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._follower: LogFollower | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        """Recover unfinished runs, then tail the log in the background."""
+        """Recover unfinished runs, then follow the log in the background."""
         self._loop = asyncio.get_running_loop()
-        self._app.add_listener(self._wake_from_any_thread)
-        open_runs, self._position = await asyncio.to_thread(self._scan_open_runs)
-        if open_runs:
-            log.info("resuming %d unfinished execution(s)", len(open_runs))
-        for execution_id in open_runs:
+        runs, position = await asyncio.to_thread(open_runs, self._app)
+        if runs:
+            log.info("resuming %d unfinished execution(s)", len(runs))
+        for execution_id in runs:
             self._executor.submit(execution_id)
-        self._task = asyncio.create_task(self._tail(), name="execution-log-feed")
+        self._follower = LogFollower(
+            EventLog("executions", self._app),
+            self._deliver,
+            start=position,
+            topics=[QUEUED, STOP],
+            name="execution-log-feed",
+        )
+        self._follower.start()
 
     async def close(self) -> None:
-        """Stop tailing."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Stop following."""
+        if self._follower is not None:
+            await asyncio.to_thread(self._follower.stop)
 
-    def _wake_from_any_thread(self) -> None:
+    def _deliver(self, batch: list[EventEnvelope]) -> None:
+        """In the follower's thread: hand each run and stop request to the executor's loop, in log order."""
+        for event in batch:
+            if event.type == _QUEUED_TYPE:
+                self._call(self._executor.submit, UUID(event.aggregate_id))
+            else:
+                execution_id, requested_by = event.data["execution_id"], event.data["requested_by"]
+                self._call(self._executor.stop_requested, UUID(str(execution_id)), str(requested_by))
+
+    def _call(self, method: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    def _scan_open_runs(self) -> tuple[list[UUID], int]:
-        return open_runs(self._app)
-
-    async def _tail(self) -> None:
-        while True:
-            try:
-                batch = await asyncio.to_thread(
-                    self._app.recorder.select_notifications,
-                    self._position,
-                    1000,
-                    None,
-                    [QUEUED, STOP],
-                    inclusive_of_start=False,
-                )
-            except Exception:
-                log.exception("reading the executions log failed; retrying")
-                await asyncio.sleep(1.0)
-                continue
-            for notification in batch:
-                if notification.topic == QUEUED:
-                    self._executor.submit(_uuid(notification.originator_id))
-                else:
-                    request = self._app.mapper.to_domain_event(notification)
-                    assert isinstance(request, ExecutionStopRequest.Requested)
-                    self._executor.stop_requested(UUID(request.execution_id), request.requested_by)
-                self._position = notification.id
-            if len(batch) < 1000:
-                self._wake.clear()
-                try:
-                    async with asyncio.timeout(self._poll_interval):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+            self._loop.call_soon_threadsafe(method, *args)
 
 
 def open_runs(app: ExecutionsApplication) -> tuple[list[UUID], int]:

@@ -7,7 +7,9 @@ events (the previous owner may have died mid-run); on revocation it lets go
 of those runs so the new owner can take them. Queued runs and stop requests
 (keyed by their run) arrive as records. Duplicated or late deliveries are
 harmless: the executor claims a run once, and the run aggregate's optimistic
-concurrency stops a second executor from writing twice.
+concurrency stops a second executor from writing twice. If the consumer
+fails, it lets go of its partitions' runs and starts again
+(``adapters.background_worker``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from uuid import UUID
 from kafka import KafkaConsumer, OffsetAndMetadata
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
+from adapters.background_worker import BackgroundWorker
 from adapters.execution_feed import open_runs
 from adapters.kafka_topics import partition_for, topic_for
 from application.executions import ExecutionsApplication
@@ -57,21 +60,17 @@ class KafkaExecutionFeed:
             **(consumer_config or {}),
         }
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = BackgroundWorker("executor-feed", self._consume)
         self.owned: set[int] = set()
 
     async def start(self) -> None:
         """Start consuming (call from the executor's loop)."""
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="executor-feed", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     async def close(self) -> None:
         """Stop consuming; the group hands the partitions to other executors."""
-        self._stop.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 15)
+        await asyncio.to_thread(self._worker.stop)
 
     # -- in the consumer thread ------------------------------------------
 
@@ -91,14 +90,16 @@ class KafkaExecutionFeed:
             self._call(self._executor.submit, execution_id)
 
     def _revoked(self, revoked: Any) -> None:
-        lost = {tp.partition for tp in revoked}
+        self._let_go({tp.partition for tp in revoked})
+
+    def _let_go(self, lost: set[int]) -> None:
         self.owned -= lost
         if lost:
             self._call(
                 self._executor.release, lambda execution_id: partition_for(str(execution_id), self._partitions) in lost
             )
 
-    def _run(self) -> None:
+    def _consume(self, stop: threading.Event) -> None:
         feed = self
 
         class Listener(ConsumerRebalanceListener):
@@ -111,7 +112,7 @@ class KafkaExecutionFeed:
         consumer = KafkaConsumer(**self._config)
         consumer.subscribe([self._topic], listener=Listener())
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=500)
                 offsets = {}
                 for tp, records in polled.items():
@@ -127,3 +128,5 @@ class KafkaExecutionFeed:
                     consumer.commit(offsets)
         finally:
             consumer.close()
+            if not stop.is_set():  # failed: the restarted consumer starts owning nothing
+                self._let_go(set(self.owned))

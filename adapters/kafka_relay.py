@@ -1,6 +1,7 @@
 """The relay: event store -> Kafka, at least once, in log order.
 
-It tails each context's notification log and publishes every event as a
+It follows each context's notification log (one ``LogFollower`` per
+context, woken by the store's commits) and publishes every event as a
 JSON envelope (``projections.envelope``) to ``<prefix>.<context>``, keyed by
 aggregate id (a stop request by its run's id, so it reaches the run's owner),
 with headers ``type``, ``position`` and a W3C ``traceparent``.
@@ -13,7 +14,8 @@ Only one relay is active: it holds a PostgreSQL session advisory lock; a
 second relay waits for it and takes over within a second or two of the
 first one's death (its connection, and so its lock, goes with it). If Kafka
 is down, commands are still accepted (they only touch the event store) and
-the relay keeps retrying the same batch until Kafka is back.
+the relay keeps retrying the same batch (with the retry policy's back-off)
+until Kafka is back.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ import logging
 import os
 import threading
 import zlib
+from functools import partial
 from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
+from psycopg_pool import ConnectionPool
 
+from adapters.event_log import EventLog
 from adapters.kafka_topics import ensure_topics, partition_for, topic_for
-from adapters.pipeline_metrics import Throughput
-from adapters.projection_runner import EventLog
+from adapters.log_follower import LogFollower
+from adapters.throughput import Throughput
 from projections.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,6 @@ class Relay:
         partitions: int,
         *,
         batch_size: int = 500,
-        poll_interval: float = 0.05,
     ) -> None:
         self.dsn = dsn
         self.logs = logs
@@ -66,7 +70,6 @@ class Relay:
         self.prefix = prefix
         self.partitions = partitions
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
         self.published = Throughput()
         self.active = threading.Event()
         self.application_name = f"agentgraph-relay-{os.getpid()}"
@@ -110,42 +113,53 @@ class Relay:
                     f"AGENTGRAPH_KAFKA_PARTITIONS says {self.partitions}"
                 )
         try:
-            with psycopg.connect(self.dsn, autocommit=True, application_name=self.application_name) as conn:
-                # if this process dies while its position write waits on a lock, PostgreSQL drops the
-                # write within a second instead of applying it for a client that is gone
-                conn.execute("SET client_connection_check_interval = 1000")
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (context TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-                )
-                rows = conn.execute(f"SELECT context, position FROM {POSITIONS_TABLE}").fetchall()
+            # one connection for the position writes of every context's follower (the pool replaces it if it breaks)
+            with ConnectionPool(
+                self.dsn,
+                min_size=1,
+                max_size=1,
+                kwargs={"autocommit": True, "application_name": self.application_name},
+                configure=_configure_positions_connection,
+                open=True,
+                name="relay-positions",
+            ) as pool:
+                with pool.connection() as conn:
+                    conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} "
+                        "(context TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+                    )
+                    rows = conn.execute(f"SELECT context, position FROM {POSITIONS_TABLE}").fetchall()
                 positions: dict[str, int] = {str(c): int(p) for c, p in rows}
-                backoff = 0.2
-                while not stop.is_set():
-                    moved = False
-                    for context, event_log in self.logs.items():
-                        batch = event_log.read(int(positions.get(context, 0)), self.batch_size)
-                        if not batch:
-                            continue
-                        try:
-                            self._send(producer, context, batch)
-                        except Exception as exc:  # Kafka down or slow: keep the position, try again
-                            log.warning("publishing %d %s events failed (%s); retrying", len(batch), context, exc)
-                            stop.wait(backoff)
-                            backoff = min(backoff * 2, 5.0)
-                            break
-                        backoff = 0.2
-                        positions[context] = batch[-1].position
-                        conn.execute(
-                            f"INSERT INTO {POSITIONS_TABLE} (context, position) VALUES (%s, %s) "
-                            "ON CONFLICT (context) DO UPDATE SET position = excluded.position",
-                            (context, positions[context]),
-                        )
-                        self.published.add(len(batch))
-                        moved = True
-                    if not moved:
-                        stop.wait(self.poll_interval)
+                followers = [
+                    LogFollower(
+                        event_log,
+                        partial(self._publish, producer, pool, context),
+                        start=positions.get(context, 0),
+                        batch_size=self.batch_size,
+                        name=f"relay-{context}",
+                    )
+                    for context, event_log in sorted(self.logs.items())
+                ]
+                for follower in followers:
+                    follower.start()
+                stop.wait()
+                for follower in followers:
+                    follower.request_stop()
+                for follower in followers:
+                    follower.join()
         finally:
             producer.close(timeout=5)
+
+    def _publish(self, producer: Any, pool: ConnectionPool, context: str, batch: list[EventEnvelope]) -> None:
+        """Publish one batch, then record the position (a follower retries the batch if either fails)."""
+        self._send(producer, context, batch)
+        with pool.connection() as conn:
+            conn.execute(
+                f"INSERT INTO {POSITIONS_TABLE} (context, position) VALUES (%s, %s) "
+                "ON CONFLICT (context) DO UPDATE SET position = excluded.position",
+                (context, batch[-1].position),
+            )
+        self.published.add(len(batch))
 
     def _send(self, producer: Any, context: str, batch: list[EventEnvelope]) -> None:
         topic = topic_for(self.prefix, context)
@@ -166,6 +180,12 @@ class Relay:
         producer.flush(timeout=30)
         for future in futures:
             future.get(timeout=30)  # raises if Kafka did not acknowledge
+
+
+def _configure_positions_connection(conn: psycopg.Connection[Any]) -> None:
+    # if this process dies while its position write waits on a lock, PostgreSQL drops the
+    # write within a second instead of applying it for a client that is gone
+    conn.execute("SET client_connection_check_interval = 1000")
 
 
 def relay_position(dsn: str) -> dict[str, int]:

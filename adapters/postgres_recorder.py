@@ -8,6 +8,10 @@ types (uuid, integer, text, bytea), which psycopg dumps in C, and inserts
 them with ``unnest`` in the same statement, under the same table lock and
 with the same ``RETURNING notification_id``. Semantics are unchanged:
 the library's own code still decides locking, ordering and notification.
+
+It also owns the log's ``commits`` signal (``adapters.commit_signal``):
+notified after each commit in this process, and listening to the table's
+NOTIFY channel while someone follows the log.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+
+from adapters.commit_signal import PostgresCommitSignal
 
 
 class ArrayInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -37,6 +43,16 @@ class ArrayInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=SQL(id_type),
         )
+        pool_kwargs = self.datastore.pool.kwargs
+        assert isinstance(pool_kwargs, dict)  # eventsourcing gives its pool the connection parameters as a dict
+        connection_kwargs = {k: v for k, v in pool_kwargs.items() if k != "row_factory"}
+        self.commits = PostgresCommitSignal(self.channel_name, connection_kwargs)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Insert (and commit), then wake this process's followers of the log at once."""
+        notification_ids = super().insert_events(stored_events, **kwargs)
+        self.commits.notify()
+        return notification_ids
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)

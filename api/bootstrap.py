@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-import threading
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from adapters.background_worker import BackgroundWorker
 from adapters.execution_feed import ExecutionLogFeed
 from adapters.kafka_execution_feed import KafkaExecutionFeed
 from adapters.kafka_projector import KafkaProjector
@@ -112,7 +111,7 @@ class ProjectionService:
             )
         else:
             self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
-        self._thread = _Worker("projector", self.kafka.run if self.kafka else None)
+        self._thread = BackgroundWorker("projector", self.kafka.run if self.kafka else None)
 
     @property
     def counters(self) -> ProjectorCounters:
@@ -149,7 +148,7 @@ class RelayService:
             settings.kafka_topic_prefix,
             settings.kafka_partitions,
         )
-        self._thread = _Worker("relay", self.relay.run)
+        self._thread = BackgroundWorker("relay", self.relay.run)
 
     @property
     def counters(self) -> RelayCounters:
@@ -297,32 +296,3 @@ def build_pipeline_metrics(
         relay=relay.counters if relay is not None else None,
         projector=projector.counters if projector is not None else None,
     )
-
-
-class _Worker:
-    """A blocking loop ``run(stop_event)`` in a daemon thread."""
-
-    def __init__(self, name: str, run: Callable[[threading.Event], None] | None) -> None:
-        self._name = name
-        self._run = run
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._run is not None:
-            self._thread = threading.Thread(target=self._guarded, name=self._name, daemon=True)
-            self._thread.start()
-
-    def _guarded(self) -> None:
-        assert self._run is not None
-        while not self._stop.is_set():
-            try:
-                self._run(self._stop)
-            except Exception:
-                logging.getLogger(__name__).exception("%s failed; restarting in 1 s", self._name)
-                self._stop.wait(1.0)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)

@@ -280,7 +280,7 @@ def export_agent(
         if not settings.kafka_bootstrap:
             projection = projection_named("graphs")
             logs = {context: container.event_logs[context] for context in projection.contexts}
-            ProjectionRunner(container.read_store, [projection], logs).catch_up()
+            asyncio.run(ProjectionRunner(container.read_store, [projection], logs).catch_up())
         export = container.graph_queries.export(user, graph_id, version).model_dump(mode="json")
     except GraphNotFoundError as exc:
         _fail(f"{exc} for user {user}", code=1)
@@ -358,8 +358,8 @@ def projections_rebuild(
     """Replay the event store into shadow tables, then swap them in (live projectors keep running)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from adapters.event_log import reader
     from adapters.kafka_topics import partition_for
-    from adapters.projection_runner import reader
     from adapters.read_store import Partitioning, rebuild_projection
     from api.composition import Part
     from projections.registry import all_projections, projection_named

@@ -19,10 +19,10 @@ from fastapi import Depends, Request
 
 from adapters.blocks.http import HttpPolicy, http_blocks
 from adapters.blocks.llm import LLMConfig, llm_blocks
+from adapters.event_log import EventLog
 from adapters.jwt_keys import JWTConfig, load_jwt_config
 from adapters.persistence import event_store_env
 from adapters.pipeline_metrics import PipelineMetrics
-from adapters.projection_runner import EventLog
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
 from application.agent_block import AgentExecutorBlock

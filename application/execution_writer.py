@@ -26,6 +26,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from application.executions import ExecutionsApplication
+from application.retry import retrying_async
 from domain.execution import GraphExecution
 
 log = logging.getLogger(__name__)
@@ -142,15 +143,9 @@ class GroupCommitWriter:
 
         Later batches wait behind this one, so each run's events still land in order.
         """
-        delay = 0.1
-        while True:
-            try:
-                return await asyncio.to_thread(self._write, events)
-            except Exception:
-                self.stats.failures += 1
-                log.exception("writing %d execution events failed; retrying in %.1f s", len(events), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        retry = retrying_async(f"writing {len(events)} execution events", log)
+        conflicted: set[UUID] = await retry(asyncio.to_thread, self._write, events)
+        return conflicted
 
     # -- the write itself (runs in a worker thread) -----------------------
 
@@ -159,6 +154,9 @@ class GroupCommitWriter:
         started = time.perf_counter()
         try:
             conflicted = self._write_events(events)
+        except Exception:
+            self.stats.failures += 1  # the database failed (conflicts are not errors): the batch is retried
+            raise
         finally:
             self.stats.write_seconds += time.perf_counter() - started
         for execution_id in conflicted:

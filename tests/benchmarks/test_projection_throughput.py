@@ -32,10 +32,11 @@ from typing import Any
 import pytest
 from eventsourcing.utils import get_topic
 
+from adapters.event_log import reader
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay
 from adapters.kafka_topics import ensure_topics, partition_for
-from adapters.projection_runner import ProjectionRunner, reader
+from adapters.projection_runner import ProjectionRunner
 from adapters.read_store import rebuild_projection
 from adapters.settings import Settings
 from api.bootstrap import ExecutorService
@@ -264,7 +265,7 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
 
 async def test_freshness_embedded(tmp_path: Path) -> None:
     container = build_container(Settings(AGENTGRAPH_DATA_DIR=tmp_path / "fresh"))
-    runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs, poll_interval=0.05)
+    runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
     await runner.start()
     try:
         latencies = await _freshness(container, lambda graph_id: _queryable(container, graph_id))
@@ -284,7 +285,7 @@ async def test_freshness_through_kafka(
     settings = container.settings
     assert settings.database_url
     ensure_topics(kafka_bootstrap, prefix, sorted(container.event_logs), PARTITIONS)
-    relay = Relay(settings.database_url, container.event_logs, kafka_bootstrap, prefix, PARTITIONS, poll_interval=0.002)
+    relay = Relay(settings.database_url, container.event_logs, kafka_bootstrap, prefix, PARTITIONS)
     projector = KafkaProjector(
         container.read_store,
         all_projections(),

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.event_log import reader
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay
 from adapters.kafka_topics import ensure_topics, partition_for
-from adapters.projection_runner import reader
 from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import Container, build_container

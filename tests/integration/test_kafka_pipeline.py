@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from adapters.event_log import reader
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay, relay_position
 from adapters.kafka_topics import partition_for, topic_for
-from adapters.projection_runner import reader
 from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import Container, build_container

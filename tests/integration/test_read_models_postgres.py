@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.projection_runner import reader
+from adapters.event_log import reader
 from adapters.read_store import rebuild_projection
 from adapters.settings import Settings
 from projections.registry import all_projections

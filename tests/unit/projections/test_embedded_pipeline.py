@@ -13,7 +13,8 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from adapters.projection_runner import ProjectionRunner, reader
+from adapters.event_log import reader
+from adapters.projection_runner import ProjectionRunner
 from adapters.read_store import rebuild_projection
 from adapters.settings import Settings
 from api.composition import build_container
@@ -34,11 +35,11 @@ async def test_20000_commands_embedded_read_models_equal_a_rebuild(tmp_path: Pat
         for graph in graphs:
             container.graphs.save(graph)
         projections = all_projections()
-        runner = ProjectionRunner(container.read_store, projections, container.event_logs, poll_interval=0.01)
+        runner = ProjectionRunner(container.read_store, projections, container.event_logs)
         await runner.start()
         await asyncio.to_thread(_run_commands, container, graphs, AGGREGATES, 10_000)
         await runner.close()  # a restart half-way: the next runner resumes from the stored positions
-        runner = ProjectionRunner(container.read_store, projections, container.event_logs, poll_interval=0.01)
+        runner = ProjectionRunner(container.read_store, projections, container.event_logs)
         await runner.start()
         await asyncio.to_thread(_run_commands, container, graphs, 10_000, COMMANDS)
         head = container.event_logs["graphs"].head()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 
-from adapters.pipeline_metrics import PipelineMetrics, RelayCounters, Throughput, projector_lag, relay_lag
+from adapters.pipeline_metrics import PipelineMetrics, RelayCounters, projector_lag, relay_lag
 from adapters.projection_runner import ProjectionRunner
 from adapters.settings import Settings
+from adapters.throughput import Throughput
 from api.composition import build_container
 from domain.agent_format import GraphPayload
 from projections.registry import all_projections
 from tests.unit.api.graph_samples import calculator
 from tests.unit.engine.harness import INPUT, OUTPUT, link, node, start_platform
+from tests.unit.projections.catching_up import run_until_caught_up
 
 
 async def test_lag_is_head_minus_what_was_applied(tmp_path: Path) -> None:
@@ -27,7 +28,7 @@ async def test_lag_is_head_minus_what_was_applied(tmp_path: Path) -> None:
         assert before["graphs/graphs"] == logs["graphs"].head() > 0
         assert before["executions/executions"] == logs["executions"].head() > 0
         runner = ProjectionRunner(platform.container.read_store, all_projections(), logs)
-        await asyncio.to_thread(runner.catch_up)
+        await run_until_caught_up(runner, logs)
         assert runner.received.total == logs["graphs"].head() + logs["executions"].head()
         after = projector_lag(platform.container.read_store, all_projections(), logs)
         assert set(after.values()) == {0}

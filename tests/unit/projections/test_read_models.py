@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from adapters.projection_runner import ProjectionRunner, reader
+from adapters.event_log import reader
+from adapters.projection_runner import ProjectionRunner
 from adapters.read_store import rebuild_projection
 from projections.registry import all_projections, projection_named
 from tests.unit.engine.harness import (
@@ -22,6 +23,7 @@ from tests.unit.engine.harness import (
     node,
     start_platform,
 )
+from tests.unit.projections.catching_up import run_until_caught_up, until_applied
 
 TABLES = {
     "graphs": "graph_id",
@@ -77,7 +79,7 @@ async def _busy_history(platform: Platform) -> dict[str, Any]:
 
 async def _caught_up(platform: Platform) -> None:
     runner = ProjectionRunner(platform.container.read_store, all_projections(), platform.container.event_logs)
-    await asyncio.to_thread(runner.catch_up)
+    await run_until_caught_up(runner, platform.container.event_logs)
 
 
 async def test_read_models_show_what_happened(tmp_path: Path) -> None:
@@ -159,8 +161,7 @@ async def test_a_rebuild_is_swapped_in_while_the_live_runner_keeps_going(tmp_pat
             await rebuild
             for execution_id in ids:
                 await platform.wait(execution_id)
-            head = platform.container.event_logs["executions"].head()
-            assert await runner.wait_for("executions", head, timeout=10)
+            await until_applied(runner, platform.container.event_logs, timeout=10)
         finally:
             await runner.close()
         rows = platform.container.read_store.rows("executions", "execution_id")

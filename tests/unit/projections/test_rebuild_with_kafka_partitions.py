@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from adapters.event_log import reader
 from adapters.kafka_topics import partition_for
-from adapters.projection_runner import reader
 from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import build_container
