@@ -29,8 +29,14 @@ from adapters.execution_feed import open_runs
 from adapters.kafka_topics import partition_for, topic_for
 from application.executions import ExecutionsApplication
 from application.executor import Executor
+from domain.event_types import type_name
+from domain.execution import ExecutionStopRequest, GraphExecution
 
 log = logging.getLogger(__name__)
+
+QUEUED = type_name(GraphExecution.Queued)
+STOP_REQUESTED = type_name(ExecutionStopRequest.Requested)
+"""The two event types the feed acts on: a run to take, a run to stop."""
 
 
 class KafkaExecutionFeed:
@@ -118,9 +124,9 @@ class KafkaExecutionFeed:
                 for tp, records in polled.items():
                     for record in records:
                         envelope = json.loads(record.value)
-                        if envelope["type"] == "GraphExecution.Queued":
+                        if envelope["type"] == QUEUED:
                             self._call(self._executor.submit, UUID(envelope["aggregate_id"]))
-                        elif envelope["type"] == "ExecutionStopRequest.Requested":
+                        elif envelope["type"] == STOP_REQUESTED:
                             data = envelope["data"]
                             self._call(self._executor.stop_requested, UUID(data["execution_id"]), data["requested_by"])
                     offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, None, -1)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from adapters.event_log import EventLog
 from adapters.read_store import ReadStore
 from adapters.throughput import Throughput, ThroughputFigures
+from application.execution_writer import WriterStats
 from projections.base import Projection
 
 
@@ -63,6 +64,17 @@ class ProjectorFigures(BaseModel):
     )
 
 
+class ExecutorFigures(BaseModel):
+    """The executor this process runs: what its group commit wrote."""
+
+    batches: int = Field(description="Transactions written")
+    events: int = Field(description="Events written")
+    largest_batch: int = Field(description="Events in the largest transaction")
+    conflicts: int = Field(description="Runs whose pending events were refused (changed by another executor)")
+    failures: int = Field(description="Writes the database failed (each retried)")
+    write_seconds: float = Field(description="Time spent writing")
+
+
 class PipelineSnapshot(BaseModel):
     """The event pipeline's lag and throughput as one process sees it."""
 
@@ -77,6 +89,9 @@ class PipelineSnapshot(BaseModel):
     )
     relay: RelayFigures | None = Field(description="This process's relay; null when it runs none")
     projector: ProjectorFigures | None = Field(description="This process's projector; null when it runs none")
+    executor: ExecutorFigures | None = Field(
+        default=None, description="This process's executor; null when it runs none"
+    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class PipelineMetrics:
         relay_positions: Callable[[], dict[str, int]] | None = None,
         relay: RelayCounters | None = None,
         projector: ProjectorCounters | None = None,
+        writer: WriterStats | None = None,
     ) -> None:
         self.store = store
         self.projections = list(projections)
@@ -117,6 +133,7 @@ class PipelineMetrics:
         self.relay_positions = relay_positions
         self.relay = relay
         self.projector = projector
+        self.writer = writer
 
     def snapshot(self) -> PipelineSnapshot:
         """The figures now: heads are read first, then positions (a position may pass its head meanwhile: lag 0)."""
@@ -155,6 +172,20 @@ class PipelineMetrics:
                 if self.projector is not None
                 else None
             ),
+            executor=self._executor(),
+        )
+
+    def _executor(self) -> ExecutorFigures | None:
+        writer = self.writer
+        if writer is None:
+            return None
+        return ExecutorFigures(
+            batches=writer.batches,
+            events=writer.events,
+            largest_batch=writer.largest_batch,
+            conflicts=writer.conflicts,
+            failures=writer.failures,
+            write_seconds=writer.write_seconds,
         )
 
 
@@ -165,17 +196,3 @@ def applied_positions(store: ReadStore, projection: Projection) -> dict[str, int
         context: max((v for (c, _), v in by_partition.items() if c == context), default=0)
         for context in sorted(projection.contexts)
     }
-
-
-def projector_lag(store: ReadStore, projections: list[Projection], logs: dict[str, EventLog]) -> dict[str, int]:
-    """``"<projection>/<context>"`` -> events the projection has not applied yet."""
-    lag: dict[str, int] = {}
-    for projection in projections:
-        for context, done in applied_positions(store, projection).items():
-            lag[f"{projection.name}/{context}"] = max(0, logs[context].head() - done)
-    return lag
-
-
-def relay_lag(positions: dict[str, int], logs: dict[str, EventLog]) -> dict[str, int]:
-    """context -> events stored but not yet published."""
-    return {context: max(0, log.head() - positions.get(context, 0)) for context, log in logs.items()}

@@ -25,8 +25,6 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(default=None, alias="AGENTGRAPH_KAFKA_BOOTSTRAP")
     kafka_topic_prefix: str = Field(default="agentgraph", alias="AGENTGRAPH_KAFKA_TOPIC_PREFIX")
     kafka_partitions: int = Field(default=6, ge=1, alias="AGENTGRAPH_KAFKA_PARTITIONS")
-    redis_url: str | None = Field(default=None, alias="AGENTGRAPH_REDIS_URL")
-    encryption_key: str | None = Field(default=None, alias="AGENTGRAPH_ENCRYPTION_KEY")
     jwt_verify_key: str | None = Field(default=None, alias="JWT_VERIFY_KEY")
     jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
     host: str = Field(default="127.0.0.1", alias="AGENTGRAPH_HOST")

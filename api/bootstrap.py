@@ -266,11 +266,12 @@ async def run_services(container: Container, roles: Collection[str]) -> AsyncIte
                 await services[name].start()
         metrics = None
         if {Part.LOGS, Part.READ_STORE} <= container.parts:
-            relay, projector = services.get("relay"), services.get("projector")
+            relay, projector, executor = (services.get(name) for name in ("relay", "projector", "executor"))
             metrics = build_pipeline_metrics(
                 container,
                 relay if isinstance(relay, RelayService) else None,
                 projector if isinstance(projector, ProjectionService) else None,
+                executor if isinstance(executor, ExecutorService) else None,
             )
         yield metrics
     finally:
@@ -279,7 +280,10 @@ async def run_services(container: Container, roles: Collection[str]) -> AsyncIte
 
 
 def build_pipeline_metrics(
-    container: Container, relay: RelayService | None = None, projector: ProjectionService | None = None
+    container: Container,
+    relay: RelayService | None = None,
+    projector: ProjectionService | None = None,
+    executor: ExecutorService | None = None,
 ) -> PipelineMetrics:
     """The pipeline's figures as this process sees them, with the counters of the services it runs."""
     settings = container.settings
@@ -295,4 +299,5 @@ def build_pipeline_metrics(
         relay_positions=positions,
         relay=relay.counters if relay is not None else None,
         projector=projector.counters if projector is not None else None,
+        writer=executor.executor.writer.stats if executor is not None else None,
     )

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -42,7 +42,6 @@ class WriterStats:
     failures: int = 0
     largest_batch: int = 0
     write_seconds: float = 0.0
-    batch_sizes: list[int] = field(default_factory=list)
 
 
 class GroupCommitWriter:
@@ -204,5 +203,3 @@ class GroupCommitWriter:
         self.stats.batches += 1
         self.stats.events += size
         self.stats.largest_batch = max(self.stats.largest_batch, size)
-        if len(self.stats.batch_sizes) < 100_000:
-            self.stats.batch_sizes.append(size)

@@ -7,7 +7,7 @@ notification log. Runs themselves are driven by the executor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -59,7 +59,6 @@ class ExecutionsApplication(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
-        self._listeners: list[Callable[[], None]] = []
 
     # -- commands ----------------------------------------------------------
 
@@ -175,16 +174,6 @@ class ExecutionsApplication(Application[UUID]):
         recordings = self.events.put(events)
         self._notify(recordings)
         return recordings
-
-    # -- notification of local listeners ---------------------------------
-
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every save in this process (wakes local tailers)."""
-        self._listeners.append(listener)
-
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        for listener in self._listeners:
-            listener()
 
 
 def check_inputs(graph: GraphContent, lookup: BlockLookup, inputs: dict[str, Any]) -> None:

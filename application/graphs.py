@@ -9,7 +9,7 @@ commands return what they wrote (``application.results``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -30,15 +30,6 @@ class GraphsApplication(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, *, lookup: BlockLookup) -> None:
         super().__init__(env)
         self._lookup = lookup
-        self._listeners: list[Callable[[], None]] = []
-
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        for listener in self._listeners:
-            listener()
-
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every save in this process (wakes local tailers)."""
-        self._listeners.append(listener)
 
     # -- commands -------------------------------------------------------
 

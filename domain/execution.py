@@ -70,22 +70,6 @@ class NodeExecution:
         """How many outputs this node execution has recorded."""
         return sum(len(values) for values in self.output_data.values())
 
-    def as_dict(self) -> dict[str, Any]:
-        """The node execution as the API shows it (AutoGPT's shape)."""
-        return {
-            "node_exec_id": self.node_exec_id,
-            "node_id": self.node_id,
-            "block_id": self.block_id,
-            "status": self.status.value,
-            "input_data": self.input_data,
-            "output_data": self.output_data,
-            "add_time": _iso(self.add_time),
-            "queue_time": _iso(self.queue_time),
-            "start_time": _iso(self.start_time),
-            "end_time": _iso(self.end_time),
-            "stats": self.stats,
-        }
-
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
@@ -135,11 +119,9 @@ class GraphExecution(Aggregate):
         # indexes the engine needs on every step, kept by the event handlers
         self.waiting_by_node: defaultdict[str, list[str]] = defaultdict(list)
         self.active: set[str] = set()
-        self.queued_at: datetime | None = None
         self.started_at: datetime | None = None
         self.ended_at: datetime | None = None
         self.executor_id: str | None = None
-        self.resume_count = 0
         self.stop_requested = False
         self.stats: dict[str, Any] = {}
         self.error: str | None = None
@@ -178,9 +160,8 @@ class GraphExecution(Aggregate):
         """The run waits for an executor slot."""
 
     @event(Queued)
-    def _queued(self, timestamp: datetime | None = None) -> None:
+    def _queued(self) -> None:
         self.status = S.QUEUED
-        self.queued_at = timestamp
 
     # -- the run -------------------------------------------------------------
 
@@ -216,7 +197,6 @@ class GraphExecution(Aggregate):
     def _resumed(self, executor_id: str, previous_executor_id: str | None) -> None:
         # previous_executor_id is kept for the audit trail: the state needs only the new owner
         self.executor_id = executor_id
-        self.resume_count += 1
 
     def request_stop(self, requested_by: str) -> bool:
         """Ask the run to stop; False when it has ended or a stop is pending."""
@@ -449,36 +429,9 @@ class GraphExecution(Aggregate):
         """INCOMPLETE executions of ``node_id``, oldest first."""
         return [self.node_executions[i] for i in self.waiting_by_node.get(node_id, ())]
 
-    @property
-    def has_active_nodes(self) -> bool:
-        """True while some node execution is queued or running."""
-        return bool(self.active)
-
     def nodes_in(self, *statuses: ExecutionStatus) -> list[NodeExecution]:
         """Node executions in any of ``statuses``, in the order they were created."""
         return [node for node in self.node_executions.values() if node.status in statuses]
-
-    def as_dict(self, *, with_nodes: bool = True) -> dict[str, Any]:
-        """The run as the API shows it (AutoGPT's graph execution shape)."""
-        view: dict[str, Any] = {
-            "id": str(self.id),
-            "graph_id": self.graph_id,
-            "graph_version": self.graph_version,
-            "user_id": self.user_id,
-            "status": self.status.value,
-            "inputs": self.inputs,
-            "credentials_inputs": self.credentials_inputs,
-            "outputs": dict(self.outputs),
-            "stats": self.stats or None,
-            "created_at": _iso(self.created_on),
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
-            "parent_execution_id": self.parent_execution_id,
-            "error": self.error,
-        }
-        if with_nodes:
-            view["node_executions"] = [node.as_dict() for node in self.node_executions.values()]
-        return view
 
     # -- state helpers ---------------------------------------------------------
 

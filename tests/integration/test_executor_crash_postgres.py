@@ -19,6 +19,7 @@ from application.results import RunRequested
 from domain.agent_format import GraphPayload
 from domain.execution import GraphExecution
 from tests.fakes.http_server import FakeHTTPServer
+from tests.unit.engine.harness import resumes_of
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +147,7 @@ def test_kill_9_mid_run_then_restart_completes_without_rerunning_completed_nodes
             second.wait(timeout=10)
 
         assert final.status == "COMPLETED", log.read_text()
-        assert final.resume_count == 1
+        assert resumes_of(container.executions, final.id) == 1
         for step in range(1, STEPS + 1):
             expected = 1 if f"s{step}" in done_before else (2 if step == 3 else 1)
             assert server.hits(f"/step/{step}") == expected, (step, server.hits(f"/step/{step}"))

@@ -4,9 +4,6 @@
 - no import circle between modules, ``TYPE_CHECKING`` imports included;
 - nothing in product code is reachable only from tests;
 - an event type's name is written once, beside its class: no other module matches events by string.
-
-Each ``PENDING_REMOVAL_*`` list below names what in-flight work of issue 7 removes. An entry that is no
-longer found fails its test too, so the lists only shrink: delete the entry once its fix has landed.
 """
 
 from __future__ import annotations
@@ -29,70 +26,6 @@ from pydantic_settings import BaseSettings
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("domain", "application", "projections", "adapters", "api")
 """Lowest first: a module imports its own layer and the layers before it, never one after."""
-
-PENDING_REMOVAL_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        # EventLog moves out of projection_runner (issue 7, "move EventLog to its own module")
-        frozenset({"adapters.projection_runner", "adapters.pipeline_metrics"}),
-    }
-)
-"""Import circles (their modules) being removed by other work of issue 7."""
-
-PENDING_REMOVAL_UNUSED: frozenset[tuple[str, str]] = frozenset(
-    {
-        # application-level queries and their presentation: the read side answers every GET (issue 7, item 1)
-        ("application/executions.py", "get_execution"),
-        ("application/executions.py", "list_executions"),
-        ("application/graphs.py", "graph_uuid"),
-        # a hand-written log tailer, replaced by the one log follower (issue 7, item 6)
-        ("adapters/projection_runner.py", "catch_up"),
-        # PlainJSONTranscoder.register ignores its transcoding: the transcoder is rewritten (issue 7, item 4)
-        ("adapters/event_transcoder.py", "transcoding"),
-    }
-)
-"""(file, name) that no product code uses, being deleted by other work of issue 7."""
-
-PENDING_REMOVAL_EVENT_LITERALS: dict[str, frozenset[str]] = {
-    # projections and feeds dispatch on the event types the domain declares, not on strings (issue 7, item 3)
-    "adapters.kafka_execution_feed": frozenset({"GraphExecution.Queued", "ExecutionStopRequest.Requested"}),
-    "projections.envelope": frozenset({"ExecutionStopRequest.Requested"}),
-    "projections.audit": frozenset(
-        {
-            "Graph.Created",
-            "Graph.VersionCreated",
-            "Graph.ActiveVersionChanged",
-            "Graph.Deleted",
-            "GraphExecution.Requested",
-            "GraphExecution.Completed",
-            "GraphExecution.Failed",
-            "GraphExecution.Terminated",
-            "ExecutionStopRequest.Requested",
-        }
-    ),
-    "projections.graphs": frozenset(
-        {"Graph.Created", "Graph.VersionCreated", "Graph.ActiveVersionChanged", "Graph.Deleted"}
-    ),
-    "projections.executions": frozenset(
-        {
-            "GraphExecution.Requested",
-            "GraphExecution.Queued",
-            "GraphExecution.Started",
-            "GraphExecution.Resumed",
-            "GraphExecution.Node",  # a prefix match
-            "GraphExecution.NodeInputReceived",
-            "GraphExecution.NodeExecutionQueued",
-            "GraphExecution.NodeExecutionStarted",
-            "GraphExecution.NodeOutputProduced",
-            "GraphExecution.NodeExecutionCompleted",
-            "GraphExecution.NodeExecutionFailed",
-            "GraphExecution.NodeExecutionTerminated",
-            "GraphExecution.Completed",
-            "GraphExecution.Failed",
-            "GraphExecution.Terminated",
-        }
-    ),
-}
-"""module -> event type names written there as strings, outside the module that declares them, being replaced."""
 
 
 # -- reading the product code -------------------------------------------------------------------------------
@@ -260,10 +193,8 @@ def test_layers_import_only_the_layers_below_them() -> None:
 def test_no_import_circle_between_modules() -> None:
     graph = import_graph()
     circles = strongly_connected(graph)
-    new = [" -> ".join(a_cycle_through(c, graph)) for c in circles if c not in PENDING_REMOVAL_CYCLES]
-    assert not new, "import circles (TYPE_CHECKING imports count):\n" + "\n".join(new)
-    gone = [sorted(c) for c in PENDING_REMOVAL_CYCLES if c not in circles]
-    assert not gone, f"no longer circles, take them out of PENDING_REMOVAL_CYCLES: {gone}"
+    found = [" -> ".join(a_cycle_through(c, graph)) for c in circles]
+    assert not found, "import circles (TYPE_CHECKING imports count):\n" + "\n".join(found)
 
 
 # -- code only tests reach ----------------------------------------------------------------------------------
@@ -275,6 +206,7 @@ FRAMEWORK_DECORATORS = [
     "@*.delete",
     "@app.exception_handler",  # FastAPI error handlers
     "@*.command",  # typer commands
+    "@*.callback",  # typer's top-level options (--version)
     "@event",  # eventsourcing: the decorated command method triggers its event
     "@field_validator",  # pydantic validators and serializers
     "@model_validator",
@@ -293,6 +225,7 @@ FRAMEWORK_NAMES = [
     "_insert_stored_events",
     "register",  # eventsourcing Transcoder interface
     "row_factory",  # psycopg connection setting
+    "previous_executor_id",  # a parameter of an @event method names a field of the event it records
 ]
 """Names that a library reads or calls, though no product code does."""
 
@@ -358,17 +291,10 @@ def unused_outside_tests() -> list[tuple[str, int, str, str]]:
 
 
 def test_nothing_in_product_code_is_reachable_only_from_tests() -> None:
-    found = unused_outside_tests()
-    new = [
-        f"{path}:{line}: {what} {name!r}"
-        for path, line, name, what in found
-        if (path, name) not in PENDING_REMOVAL_UNUSED
-    ]
-    assert not new, "product code that no product code uses (delete it, or whitelist a framework entry):\n" + "\n".join(
-        new
+    found = [f"{path}:{line}: {what} {name!r}" for path, line, name, what in unused_outside_tests()]
+    assert not found, "product code that no product code uses (delete it, or whitelist a framework entry):\n" + (
+        "\n".join(found)
     )
-    gone = sorted(PENDING_REMOVAL_UNUSED - {(path, name) for path, _, name, _ in found})
-    assert not gone, f"now gone or used, take them out of PENDING_REMOVAL_UNUSED: {gone}"
 
 
 # -- event types named once -----------------------------------------------------------------------------------
@@ -447,11 +373,7 @@ def test_the_event_scan_knows_every_aggregate_and_matches_topics() -> None:
 
 
 def test_no_event_type_is_named_by_a_string_outside_its_module() -> None:
-    found = event_type_literals()
-    pending = {(module, literal) for module, literals in PENDING_REMOVAL_EVENT_LITERALS.items() for literal in literals}
-    new = sorted(found - pending)
-    assert not new, "event types named by string (use the domain's event classes or topic constants):\n" + "\n".join(
-        f"{module}: {literal!r}" for module, literal in new
+    found = sorted(event_type_literals())
+    assert not found, "event types named by string (use the domain's event classes or topic constants):\n" + "\n".join(
+        f"{module}: {literal!r}" for module, literal in found
     )
-    gone = sorted(pending - found)
-    assert not gone, f"no longer found, take them out of PENDING_REMOVAL_EVENT_LITERALS: {gone}"

@@ -171,7 +171,7 @@ def test_events_stored_by_the_earlier_transcoder_still_load_into_aggregates() ->
     assert graph.created_on == datetime(2026, 12, 5, 7, 11, 55, 561690, tzinfo=UTC)
     assert run.id == RUN_ID and run.status == "QUEUED" and run.graph_id == str(GRAPH_ID)
     assert run.inputs == {"a": 1.5, "ratio": float("inf")}
-    assert run.queued_at == datetime(2026, 12, 5, 7, 11, 55, 562015, tzinfo=UTC)
+    assert queued.timestamp == datetime(2026, 12, 5, 7, 11, 55, 562015, tzinfo=UTC)
 
 
 def test_the_librarys_own_transcoder_reads_the_tagged_values(transcoder: PlainJSONTranscoder) -> None:

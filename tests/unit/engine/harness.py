@@ -151,3 +151,8 @@ async def start_platform(
     finally:
         await service.stop()
         container.close()
+
+
+def resumes_of(executions: Any, execution_id: Any) -> int:
+    """How many times another executor took the run over, from its recorded ``Resumed`` events."""
+    return sum(isinstance(e, GraphExecution.Resumed) for e in executions.repository.event_store.get(execution_id))
