@@ -29,7 +29,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
 from domain.json_values import finite_json
-from projections.base import Table
+from projections.schema import Table
 
 SCHEMA = "read"
 """Where the read models live: a PostgreSQL schema, an attached database in SQLite."""

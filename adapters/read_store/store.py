@@ -19,8 +19,9 @@ from typing import Any
 import adapters.read_store.positions as positions
 from adapters.read_store.dialect import SCHEMA, SQLDialect, core_table
 from adapters.read_store.positions import LIVE_PARTITION, POSITIONS
-from projections.base import Projection, Table
+from projections.base import Projection
 from projections.envelope import EventEnvelope
+from projections.schema import Table
 
 REBUILD_SUFFIX = "__rebuild"
 """Suffix of a rebuild's shadow tables (and of its positions' projection name)."""

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
-from projections.base import Column, Projection, Table
+from projections.base import Projection
 from projections.envelope import EventEnvelope
+from projections.schema import Column, Table
 from projections.store import ReadModelTx
 
 pytestmark = pytest.mark.integration
