@@ -22,8 +22,8 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from adapters.kafka_topics import context_of, topic_for
-from adapters.pipeline_metrics import Throughput
 from adapters.read_store import ReadStore
+from adapters.throughput import Throughput
 from projections.base import Projection
 from projections.envelope import EventEnvelope
 
