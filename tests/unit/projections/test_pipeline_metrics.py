@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from adapters.pipeline_metrics import PipelineMetrics, RelayCounters, projector_lag, relay_lag
+from adapters.pipeline_metrics import PipelineMetrics, RelayCounters
 from adapters.projection_runner import ProjectionRunner
 from adapters.settings import Settings
 from adapters.throughput import Throughput
@@ -24,15 +24,18 @@ async def test_lag_is_head_minus_what_was_applied(tmp_path: Path) -> None:
         )
         await platform.run(graph, {"x": 1})
         logs = platform.container.event_logs
-        before = projector_lag(platform.container.read_store, all_projections(), logs)
-        assert before["graphs/graphs"] == logs["graphs"].head() > 0
-        assert before["executions/executions"] == logs["executions"].head() > 0
-        runner = ProjectionRunner(platform.container.read_store, all_projections(), logs)
+        store = platform.container.read_store
+        published = {"graphs": logs["graphs"].head()}  # as if a relay had published the graphs log only
+        metrics = PipelineMetrics(store, all_projections(), logs, mode="embedded", relay_positions=published.copy)
+        before = metrics.snapshot()
+        assert before.projections["graphs"]["graphs"].lag == logs["graphs"].head() > 0
+        assert before.projections["executions"]["executions"].lag == logs["executions"].head() > 0
+        runner = ProjectionRunner(store, all_projections(), logs)
         await run_until_caught_up(runner, logs)
         assert runner.received.total == logs["graphs"].head() + logs["executions"].head()
-        after = projector_lag(platform.container.read_store, all_projections(), logs)
-        assert set(after.values()) == {0}
-        assert relay_lag({"graphs": logs["graphs"].head()}, logs) == {
+        after = metrics.snapshot()
+        assert {f.lag for by_context in after.projections.values() for f in by_context.values()} == {0}
+        assert {context: figures.relay_lag for context, figures in after.contexts.items()} == {
             "graphs": 0,
             "executions": logs["executions"].head(),
             "accounts": 0,
