@@ -40,14 +40,11 @@ class NodeExecution:
     __slots__ = (
         "add_time",
         "block_id",
-        "end_time",
         "error",
         "input_data",
         "node_exec_id",
         "node_id",
         "output_data",
-        "queue_time",
-        "start_time",
         "stats",
         "status",
     )
@@ -60,19 +57,12 @@ class NodeExecution:
         self.input_data: dict[str, Any] = {}
         self.output_data: dict[str, list[Any]] = {}
         self.add_time = add_time
-        self.queue_time: datetime | None = None
-        self.start_time: datetime | None = None
-        self.end_time: datetime | None = None
         self.stats: dict[str, Any] = {}
         self.error: str | None = None
 
     def output_count(self) -> int:
         """How many outputs this node execution has recorded."""
         return sum(len(values) for values in self.output_data.values())
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 class GraphExecution(Aggregate):
@@ -316,7 +306,6 @@ class GraphExecution(Aggregate):
         node = self._node_or_new(node_exec_id, node_id, block_id, timestamp)
         self._move(node, S.QUEUED)
         node.input_data = input_data
-        node.queue_time = timestamp
         node.error = None
 
     def start_node(self, node_exec_id: str) -> None:
@@ -330,10 +319,9 @@ class GraphExecution(Aggregate):
         node_exec_id: str
 
     @event(NodeExecutionStarted)
-    def _node_execution_started(self, node_exec_id: str, timestamp: datetime | None = None) -> None:
+    def _node_execution_started(self, node_exec_id: str) -> None:
         node = self.node_executions[node_exec_id]
         self._move(node, S.RUNNING)
-        node.start_time = timestamp
 
     def record_output(self, node_exec_id: str, pin: str, value: Any, graph_output_name: str | None = None) -> None:
         """A running node yielded ``value`` on ``pin``."""
@@ -370,12 +358,9 @@ class GraphExecution(Aggregate):
         stats: dict[str, Any]
 
     @event(NodeExecutionCompleted)
-    def _node_execution_completed(
-        self, node_exec_id: str, stats: dict[str, Any], timestamp: datetime | None = None
-    ) -> None:
+    def _node_execution_completed(self, node_exec_id: str, stats: dict[str, Any]) -> None:
         node = self.node_executions[node_exec_id]
         self._move(node, S.COMPLETED)
-        node.end_time = timestamp
         node.stats = stats
 
     def fail_node(self, node_exec_id: str, error: str, stats: dict[str, Any]) -> None:
@@ -391,12 +376,9 @@ class GraphExecution(Aggregate):
         stats: dict[str, Any]
 
     @event(NodeExecutionFailed)
-    def _node_execution_failed(
-        self, node_exec_id: str, error: str, stats: dict[str, Any], timestamp: datetime | None = None
-    ) -> None:
+    def _node_execution_failed(self, node_exec_id: str, error: str, stats: dict[str, Any]) -> None:
         node = self.node_executions[node_exec_id]
         self._move(node, S.FAILED)
-        node.end_time = timestamp
         node.stats = stats
         node.error = error
 
@@ -412,10 +394,9 @@ class GraphExecution(Aggregate):
         reason: str
 
     @event(NodeExecutionTerminated)
-    def _node_execution_terminated(self, node_exec_id: str, reason: str, timestamp: datetime | None = None) -> None:
+    def _node_execution_terminated(self, node_exec_id: str, reason: str) -> None:
         node = self.node_executions[node_exec_id]
         self._move(node, S.TERMINATED)
-        node.end_time = timestamp
         node.error = reason
 
     # -- queries -----------------------------------------------------------

@@ -72,6 +72,10 @@ class NodeExecutionResult(BaseModel):
     queue_time: str | None = None
     start_time: str | None = None
     end_time: str | None = None
+    stats: dict[str, Any] | None = Field(
+        default=None,
+        description="Beyond AutoGPT: what the node execution measured (walltime, cputime, sizes, LLM calls and tokens)",
+    )
 
 
 class GraphExecutionWithNodes(GraphExecution):

@@ -128,6 +128,7 @@ class ExecutionQueries:
                     queue_time=iso(node["queue_time"]),
                     start_time=iso(node["start_time"]),
                     end_time=iso(node["end_time"]),
+                    stats=json_value(node["stats"]) or None,
                 )
                 for node in nodes
             ],

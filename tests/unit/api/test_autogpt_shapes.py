@@ -115,7 +115,9 @@ def test_runs_answer_autogpts_execution_shapes(running_client: TestClient, auth:
     assert set(run) == GRAPH_EXECUTION_WITH_NODES
     assert set(run["stats"]) >= EXECUTION_STATS
     assert run["outputs"] == {"Output": [42.0]}
-    assert [set(node) for node in run["node_executions"]] == [NODE_EXECUTION_RESULT] * 3
+    # AutoGPT's node result, plus our node stats (walltime, cputime, ...)
+    assert [set(node) for node in run["node_executions"]] == [NODE_EXECUTION_RESULT | {"stats"}] * 3
+    assert all(node["stats"]["walltime"] >= 0 for node in run["node_executions"])
     assert all(node["graph_exec_id"] == run_id for node in run["node_executions"])
     queued = [node["queue_time"] for node in run["node_executions"]]
     assert queued == sorted(queued)  # in queue order, as AutoGPT lists them

@@ -263,6 +263,7 @@ async def test_a_restarted_executor_resumes_without_rerunning_completed_nodes(tm
             final = await platform.wait(execution_id)
         finally:
             await successor.stop()
+        resumed = resumes_of(platform.container.executions, final.id)
         platform.service = ExecutorService(platform.container)  # so the fixture's stop has something to stop
         await platform.service.start()
     assert final.status == "COMPLETED"
@@ -272,7 +273,7 @@ async def test_a_restarted_executor_resumes_without_rerunning_completed_nodes(tm
     assert SleepBlock.started.count(quick_runs[0].node_exec_id) == 1  # not re-run
     [slow] = [n for n in final.node_executions.values() if n.node_id == "slow"]
     assert SleepBlock.started.count(slow.node_exec_id) == 2  # in flight at the stop: run again
-    assert resumes_of(platform.container.executions, final.id) == 1
+    assert resumed == 1
 
 
 async def test_a_second_executor_on_the_same_store_causes_no_second_effect(platform: Platform) -> None:
