@@ -78,7 +78,12 @@ def json_value(value: Any) -> Any:
 
 
 def iso(value: Any) -> str | None:
-    """A timestamp column as ISO 8601 text."""
+    """A timestamp (column, or ISO text from an event) as ISO 8601 text, UTC written ``+00:00`` whatever the source."""
     if value is None:
         return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -93,6 +93,22 @@ class SQLDialect(ABC):
             statements += [self.compile(SetColumnComment(column)) for column in table.columns if column.comment]
         return statements
 
+    def add_columns(self, table: sa.Table, names: Sequence[str]) -> list[str]:
+        """The statements that add the columns ``names`` of ``table`` to its existing table (nullable, commented).
+
+        How a read model gains a column without a rebuild: rows written
+        before hold NULL there until ``agentgraph projections rebuild`` refills them.
+        """
+        preparer = self._dialect.identifier_preparer
+        statements = []
+        for name in names:
+            column = table.c[name]
+            kind = column.type.compile(dialect=self._dialect)
+            statements.append(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(name)} {kind}")
+            if self._dialect.supports_comments and column.comment:
+                statements.append(self.compile(SetColumnComment(column)))
+        return statements
+
     def upsert(self, cursor: Any, table: Table, suffix: str, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
         """Bulk-write ``rows`` into ``table`` (``suffix``: the shadow tables of a rebuild) in one statement."""
         key = (table, suffix, replace)

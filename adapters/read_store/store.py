@@ -46,6 +46,13 @@ class ReadTransaction:
         if rows:
             self._cursor.executemany(self._sql.statement(sql), rows)
 
+    def columns(self, table: str) -> set[str]:
+        """The column names ``read.<table>`` has in the database."""
+        self._cursor.execute(self._sql.statement(f"SELECT * FROM {SCHEMA}.{table} WHERE 1 = 0"), {})
+        names = {column[0] for column in self._cursor.description}
+        self._cursor.fetchall()
+        return names
+
     def fetchone(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         self._cursor.execute(self._sql.statement(sql), params or {})
         row = self._cursor.fetchone()
@@ -217,9 +224,14 @@ class ReadStore(ABC):
     # -- the database ---------------------------------------------------------
 
     def _create_table(self, tx: ReadTransaction, table: Table, suffix: str) -> None:
+        core = core_table(table, suffix, with_indexes=True)
         if self._table_exists(tx, table.name + suffix):
-            return
-        for statement in self.sql.create_table(core_table(table, suffix, with_indexes=True)):
+            # a table made by an earlier release: add the columns declared since
+            missing = [c.name for c in table.columns if c.name not in tx.columns(table.name + suffix)]
+            statements = self.sql.add_columns(core, missing)
+        else:
+            statements = self.sql.create_table(core)
+        for statement in statements:
             tx.run_compiled(statement)
 
     def _create_schema(self, tx: ReadTransaction) -> None:

@@ -68,6 +68,7 @@ def _meta(row: dict[str, Any]) -> GraphExecutionMeta:
         graph_version=int(row["graph_version"]),
         status=row["status"],
         inputs=json_value(row["inputs"]),
+        credential_inputs=json_value(row["credential_inputs"]),
         started_at=iso(row["started_at"]),
         ended_at=iso(row["ended_at"]),
         stats=json_value(row["stats"]),

@@ -21,6 +21,7 @@ def requested(event: EventEnvelope, work: UnitOfWork) -> None:
             "parent_execution_id": data.get("parent_execution_id"),
             "status": S.INCOMPLETE.value,
             "inputs": data.get("inputs", {}),
+            "credential_inputs": data.get("credentials_inputs") or {},
             "outputs": {},
             "stats": {},
             "error": None,

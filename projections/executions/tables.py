@@ -15,6 +15,11 @@ EXECUTIONS = Table(
         Column("parent_execution_id", "text", "The parent run when this is a sub-agent run."),
         Column("status", "text", "INCOMPLETE, QUEUED, RUNNING, COMPLETED, TERMINATED or FAILED."),
         Column("inputs", "json", "Graph inputs by input name."),
+        Column(
+            "credential_inputs",
+            "json",
+            "Credentials references by field ({id, provider, type, title}); never a secret.",
+        ),
         Column("outputs", "json", "Graph outputs by output name: {name: [values]}."),
         Column("stats", "json", "AutoGPT's run stats (cost, duration, node_exec_count, ...)."),
         Column("error", "text", "Graph-level error of a FAILED run."),

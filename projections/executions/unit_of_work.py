@@ -17,8 +17,8 @@ from projections.store import ReadModelTx
 
 Row = dict[str, Any]
 
-_RUN_JSON = ("inputs", "outputs", "stats")
-_NODE_JSON = ("input_data", "output_data", "stats")
+_RUN_JSON = tuple(column.name for column in EXECUTIONS.columns if column.kind == "json")
+_NODE_JSON = tuple(column.name for column in NODE_EXECUTIONS.columns if column.kind == "json")
 
 
 def _parse(row: Row, json_columns: tuple[str, ...]) -> Row:

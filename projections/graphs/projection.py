@@ -75,8 +75,10 @@ def _version(tx: ReadModelTx, event: EventEnvelope, version: int, content: dict[
     created_at = event.data.get("created_at") or event.timestamp
     tx.execute(
         f"INSERT INTO {tx.t('graph_versions')} (graph_id, version, user_id, name, description, instructions, "
-        "node_count, link_count, nodes, links, created_at) VALUES (:graph_id, :version, :user_id, :name, "
-        ":description, :instructions, :node_count, :link_count, :nodes, :links, :created_at) "
+        "recommended_schedule_cron, forked_from_id, forked_from_version, node_count, link_count, nodes, links, "
+        "created_at) VALUES (:graph_id, :version, :user_id, :name, :description, :instructions, "
+        ":recommended_schedule_cron, :forked_from_id, :forked_from_version, :node_count, :link_count, :nodes, "
+        ":links, :created_at) "
         "ON CONFLICT (graph_id, version) DO NOTHING",
         {
             "graph_id": event.aggregate_id,
@@ -85,6 +87,9 @@ def _version(tx: ReadModelTx, event: EventEnvelope, version: int, content: dict[
             "name": content.get("name", ""),
             "description": content.get("description", ""),
             "instructions": content.get("instructions"),
+            "recommended_schedule_cron": content.get("recommended_schedule_cron"),
+            "forked_from_id": content.get("forked_from_id"),
+            "forked_from_version": content.get("forked_from_version"),
             "node_count": len(content.get("nodes", [])),
             "link_count": len(content.get("links", [])),
             "nodes": tx.json(content.get("nodes", [])),

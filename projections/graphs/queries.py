@@ -61,7 +61,7 @@ def graph_model(
         forked_from_id=content.forked_from_id,
         forked_from_version=content.forked_from_version,
         user_id=user_id,
-        created_at=created_at,
+        created_at=iso(created_at) or "",
         nodes=nodes,
         links=links,
         input_schema=graph_input_schema(content, lookup),
@@ -77,6 +77,9 @@ def _content(row: dict[str, Any]) -> GraphContent:
             "name": row["name"] or "",
             "description": row["description"] or "",
             "instructions": row["instructions"],
+            "recommended_schedule_cron": row["recommended_schedule_cron"],
+            "forked_from_id": row["forked_from_id"],
+            "forked_from_version": row["forked_from_version"],
             "nodes": json_value(row["nodes"]),
             "links": json_value(row["links"]),
         }
@@ -94,8 +97,9 @@ class GraphQueries:
         """The active version of each of the user's graphs, newest first, without nodes and links."""
         with self._store.transaction() as tx:
             rows = tx.fetchall(
-                f"SELECT g.graph_id, g.active_version, v.version, v.user_id, v.name, v.description, "
-                f"v.instructions, v.created_at FROM {tx.t('graphs')} g "
+                f"SELECT g.graph_id, g.active_version, v.version, v.user_id, v.name, v.description, v.instructions, "
+                "v.recommended_schedule_cron, v.forked_from_id, v.forked_from_version, v.created_at "
+                f"FROM {tx.t('graphs')} g "
                 f"JOIN {tx.t('graph_versions')} v ON v.graph_id = g.graph_id AND v.version = g.active_version "
                 "WHERE g.user_id = :user_id AND NOT g.is_deleted ORDER BY g.created_at DESC, g.graph_id",
                 {"user_id": user_id},
@@ -108,6 +112,9 @@ class GraphQueries:
                 name=row["name"] or "",
                 description=row["description"] or "",
                 instructions=row["instructions"],
+                recommended_schedule_cron=row["recommended_schedule_cron"],
+                forked_from_id=row["forked_from_id"],
+                forked_from_version=row["forked_from_version"],
                 user_id=row["user_id"],
                 created_at=iso(row["created_at"]) or "",
             )

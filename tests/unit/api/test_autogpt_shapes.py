@@ -149,3 +149,29 @@ def test_a_body_that_is_not_a_graph_is_autogpts_422_and_nothing_is_stored(
     assert answer["hint"] == "Ensure the request matches the API schema."
     assert answer["detail"] and all({"loc", "msg", "type"} <= set(error) for error in answer["detail"])
     assert client.get("/api/graphs", headers=auth()).json() == []
+
+
+def test_what_a_command_answers_is_what_the_queries_read(client: TestClient, auth: AuthHeaders) -> None:
+    graph = {
+        **calculator(),
+        "recommended_schedule_cron": "0 9 * * 1",
+        "forked_from_id": "3f1ac1c6-7d5c-4c39-9d2e-1e0bb3c9a001",
+        "forked_from_version": 4,
+    }
+    created = _create(client, auth(), graph)
+    token = created.pop("consistency_token")
+    read = client.get(f"/api/graphs/{created['id']}", headers={**auth(), "X-Consistency-Token": token}).json()
+    assert read == created
+    listed = client.get("/api/graphs", headers=auth()).json()
+    assert listed == [{key: created[key] for key in listed[0]}]
+
+    reference = {"id": "cred-1", "provider": "openai", "type": "api_key", "title": "mine"}
+    started = client.post(
+        f"/api/graphs/{created['id']}/execute/1",
+        json={"inputs": {"Input": 1}, "credentials_inputs": {"credentials": reference}},
+        headers=auth(),
+    ).json()
+    token = started.pop("consistency_token")
+    runs = client.get("/api/executions", headers={**auth(), "X-Consistency-Token": token}).json()
+    assert runs == [started]  # no executor here: the run is still QUEUED, as the command answered
+    assert started["credential_inputs"] == {"credentials": reference}
