@@ -42,10 +42,7 @@ from eventsourcing.persistence import (
 )
 from pydantic_core import to_json
 
-TYPE_KEY = "_type_"
-DATA_KEY = "_data_"
-ESCAPED_DICT = "dict"
-"""Tag of a user dict that itself looks like a tag (keys ``_type_`` and ``_data_``): stored as its items."""
+from projections.envelope import DATA_KEY, ESCAPED_DICT, TYPE_KEY
 
 _TAG_MARKER = f'"{TYPE_KEY}"'.encode()
 _PLAIN = frozenset({str, int, float, bool, type(None)})

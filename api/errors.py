@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.blocks.base import BlockError, BlockInputError
@@ -129,10 +129,6 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=status.HTTP_400_BAD_REQUEST,
             )
         return _schema_mismatch(request, errors)
-
-    @app.exception_handler(ValidationError)
-    async def payload_invalid(request: Request, exc: ValidationError) -> JSONResponse:
-        return _schema_mismatch(request, _validation_errors(list(exc.errors())))
 
     @app.exception_handler(GraphValidationError)
     async def graph_invalid(_: Request, exc: GraphValidationError) -> JSONResponse:

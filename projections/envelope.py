@@ -10,16 +10,44 @@ its context's log (the only order projections rely on).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
 from pydantic_core import from_json
 
 from domain.event_types import type_from_topic, type_name
 from domain.execution import ExecutionStopRequest
 
 _STOP_REQUESTED = type_name(ExecutionStopRequest.Requested)
+
+TYPE_KEY = "_type_"
+DATA_KEY = "_data_"
+ESCAPED_DICT = "dict"
+"""The stored form of a value that is not plain JSON: ``{"_type_": name, "_data_": ...}`` (``adapters.event_transcoder``
+writes it; ``ESCAPED_DICT`` tags a user's dict that itself looks like a tag)."""
+
+_TAG_MARKER = f'"{TYPE_KEY}"'.encode()
+
+
+def _untagged(obj: dict[str, Any]) -> Any:
+    """A tagged value as plain JSON: envelopes (and so read models and Kafka) carry no tags.
+
+    Decimals and datetimes keep their exact text, UUIDs their canonical form,
+    an escaped user dict its own items; an unknown tag is left as stored.
+    """
+    if len(obj) != 2 or TYPE_KEY not in obj or DATA_KEY not in obj:
+        return obj
+    name, data = obj[TYPE_KEY], obj[DATA_KEY]
+    if name == ESCAPED_DICT:
+        return dict(data)
+    if name == UUIDAsHex.name:
+        return str(UUID(data))
+    if name in (DecimalAsStr.name, DatetimeAsISO.name):
+        return data
+    return obj
 
 
 @dataclass(frozen=True)
@@ -83,7 +111,8 @@ def envelope_from_stored(
     context: str, position: int, aggregate_id: UUID | str, version: int, topic: str, state: bytes
 ) -> EventEnvelope:
     """Build the envelope of one stored event (plain-JSON state, see adapters.event_transcoder)."""
-    data = from_json(state)
+    # most events hold no tag: the fast parser then
+    data = json.loads(state, object_hook=_untagged) if _TAG_MARKER in state else from_json(state)
     timestamp = str(data.pop("timestamp", ""))
     aggregate = str(aggregate_id)
     return EventEnvelope(

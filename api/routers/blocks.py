@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from api.auth import CurrentUser
 from api.composition import ContainerDep
 from api.errors import responses
 from api.json_response import SafeJSONResponse, finite_json
 from domain.blocks.base import RunContext
+from domain.json_depth import check_json_depth
 
 router = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
 
@@ -55,7 +56,9 @@ async def execute_block(
     block_id: str,
     user: CurrentUser,
     container: ContainerDep,
-    data: dict[str, Any] = Body(..., examples=[{"a": 8, "b": 34, "operation": "Add"}]),
+    data: Annotated[
+        dict[str, Any], AfterValidator(check_json_depth), Body(examples=[{"a": 8, "b": 34, "operation": "Add"}])
+    ],
 ) -> SafeJSONResponse:
     """Run the block once on ``data`` and return ``{pin: [values]}``.
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import CurrentUser
 from api.composition import Container, ContainerDep
@@ -28,9 +27,11 @@ from api.consistency import (
     token_for,
 )
 from api.errors import responses
+from api.ids import execution_uuid, graph_uuid
 from api.routers.graphs import MAX_VERSION
 from domain.execution_status import TERMINAL, ExecutionStatus
-from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
+from domain.json_depth import check_json_depth
+from domain.not_found import ExecutionNotFoundError
 from projections.executions.models import (
     GraphExecutionMeta,
     GraphExecutionsPaginated,
@@ -72,12 +73,7 @@ class ExecuteGraphRequest(BaseModel):
         default_factory=dict, description="Credentials references ({id, provider, type, title}) by field name"
     )
 
-
-def _uuid(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise ExecutionNotFoundError(f"Execution {value} not found") from None
+    _shallow = field_validator("inputs", "credentials_inputs", mode="before")(check_json_depth)
 
 
 @commands.post("/api/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version")
@@ -94,6 +90,7 @@ def execute_graph(
     400 with ``detail.node_errors`` for missing or invalid inputs; 404 for
     someone else's, a deleted or an unknown graph or version.
     """
+    graph_id = str(graph_uuid(graph_id))
     content = container.graphs.graph_for_run(user.user_id, graph_id, graph_version, new_run=True)
     requested = container.executions.request_execution(
         user_id=user.user_id,
@@ -127,18 +124,19 @@ async def stop_execution(
     run as it stands, marked ``X-Consistency-Stale: true`` when the read model
     has not applied the stop yet.
     """
-    written = await asyncio.to_thread(container.executions.request_stop, user.user_id, _uuid(execution_id), graph_id)
+    run_id, graph_id = execution_uuid(execution_id), str(graph_uuid(graph_id))
+    written = await asyncio.to_thread(container.executions.request_stop, user.user_id, run_id, graph_id)
     token = answer_with_token(response, token_for(container, "executions", written))
     deadline = time.monotonic() + STOP_WAIT_SECONDS + container.settings.consistency_wait_seconds
     while True:
-        run = await asyncio.to_thread(_run_or_none, container, user.user_id, execution_id)
+        run = await asyncio.to_thread(_run_or_none, container, user.user_id, str(run_id))
         ended = run is not None and run.status in TERMINAL
         if ended or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.02)
     if run is None:
         raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-    if not ended and token is not None and not _applied(container, token):
+    if not ended and token is not None and not await asyncio.to_thread(_applied, container, token):
         response.headers[STALE_HEADER] = "true"
     return RunStopped(**run.model_dump(), consistency_token=token)
 
@@ -191,10 +189,8 @@ def list_graph_executions(
     page_size: int = Query(25, ge=1, le=100),
 ) -> GraphExecutionsPaginated:
     """The caller's runs of this graph (any version), AutoGPT's paginated shape."""
-    try:
-        container.graph_queries.require_graph(user.user_id, str(UUID(graph_id)))
-    except ValueError:
-        raise GraphNotFoundError(f"Graph {graph_id} not found") from None
+    graph_id = str(graph_uuid(graph_id))
+    container.graph_queries.require_graph(user.user_id, graph_id)
     runs, total = container.run_queries.list_runs(user.user_id, graph_id, page, page_size)
     pagination = Pagination(
         total_items=total, total_pages=_pages(total, page_size), current_page=page, page_size=page_size
@@ -211,7 +207,7 @@ def get_execution(
     graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep
 ) -> GraphExecutionWithNodes:
     """The run with its outputs and node executions (AutoGPT's GraphExecutionWithNodes)."""
-    return container.run_queries.get_run(user.user_id, str(_uuid(execution_id)), graph_id)
+    return container.run_queries.get_run(user.user_id, str(execution_uuid(execution_id)), str(graph_uuid(graph_id)))
 
 
 def _pages(total: int, page_size: int) -> int:

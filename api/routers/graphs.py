@@ -9,18 +9,19 @@ shapes (``projections.graphs.models``); command answers add a
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import CurrentUser
 from api.composition import Container, ContainerDep
 from api.consistency import GraphsConsistent, answer_with_token, token_for
 from api.errors import responses
+from api.ids import graph_uuid
 from application.results import GraphSaved
 from domain.agent_format import GraphPayload, NodePayload
-from domain.not_found import GraphNotFoundError
+from domain.json_depth import check_json_depth
 from projections.graphs.models import GraphDeletedAnswer, GraphMeta, GraphModel, GraphWritten
 from projections.graphs.queries import graph_model
 
@@ -73,18 +74,17 @@ class SetActiveVersion(BaseModel):
     active_graph_version: int = Field(ge=1, le=MAX_VERSION)
 
 
-def _parse_id(graph_id: str) -> UUID:
-    try:
-        return UUID(graph_id)
-    except ValueError:
-        raise GraphNotFoundError(f"Graph {graph_id} not found") from None
-
-
 def _payload(body: Any) -> GraphPayload:
-    """AutoGPT's ``{"graph": {...}}`` or a bare graph / export; anything else is 422."""
-    if isinstance(body, dict) and "graph" in body:
-        return CreateGraphRequest.model_validate(body).graph
-    return GraphBody.model_validate(body)
+    """AutoGPT's ``{"graph": {...}}`` or a bare graph / export; anything else is 422, like any invalid body."""
+    try:
+        check_json_depth(body)
+        if isinstance(body, dict) and "graph" in body:
+            return CreateGraphRequest.model_validate(body).graph
+        return GraphBody.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False), body=None) from None
+    except ValueError as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc)}]) from None
 
 
 def _written(container: Container, saved: GraphSaved, response: Response) -> GraphWritten:
@@ -123,7 +123,7 @@ def update_graph(
     body: Any = Body(..., include_in_schema=False),
 ) -> GraphWritten:
     """Record the body as version ``latest + 1`` and make it active."""
-    saved = container.graphs.update_graph(user.user_id, _parse_id(graph_id), _payload(body))
+    saved = container.graphs.update_graph(user.user_id, graph_uuid(graph_id), _payload(body))
     return _written(container, saved, response)
 
 
@@ -132,14 +132,14 @@ def set_active_version(
     graph_id: str, body: SetActiveVersion, user: CurrentUser, container: ContainerDep, response: Response
 ) -> GraphWritten:
     """New executions and plain GETs use the active version."""
-    saved = container.graphs.set_active_version(user.user_id, _parse_id(graph_id), body.active_graph_version)
+    saved = container.graphs.set_active_version(user.user_id, graph_uuid(graph_id), body.active_graph_version)
     return _written(container, saved, response)
 
 
 @commands.delete("/{graph_id}", summary="Delete a graph (history is kept)")
 def delete_graph(graph_id: str, user: CurrentUser, container: ContainerDep, response: Response) -> GraphDeletedAnswer:
     """Soft delete: the graph disappears for its owner, its events stay for audit."""
-    deleted = container.graphs.delete_graph(user.user_id, _parse_id(graph_id))
+    deleted = container.graphs.delete_graph(user.user_id, graph_uuid(graph_id))
     token = answer_with_token(response, token_for(container, "graphs", deleted))
     return GraphDeletedAnswer(version_counts=deleted.version_count, consistency_token=token)
 
@@ -160,14 +160,14 @@ def get_graph(
 ) -> GraphModel:
     """One version of one of the caller's graphs (AutoGPT's GraphModel)."""
     if for_export:
-        return container.graph_queries.export(user.user_id, str(_parse_id(graph_id)), version)
-    return container.graph_queries.get_graph(user.user_id, str(_parse_id(graph_id)), version)
+        return container.graph_queries.export(user.user_id, str(graph_uuid(graph_id)), version)
+    return container.graph_queries.get_graph(user.user_id, str(graph_uuid(graph_id)), version)
 
 
 @queries.get("/{graph_id}/versions", summary="Every version of a graph", dependencies=[GraphsConsistent])
 def list_versions(graph_id: str, user: CurrentUser, container: ContainerDep) -> list[GraphModel]:
     """All versions, newest first."""
-    return container.graph_queries.list_versions(user.user_id, str(_parse_id(graph_id)))
+    return container.graph_queries.list_versions(user.user_id, str(graph_uuid(graph_id)))
 
 
 @queries.get("/{graph_id}/versions/{version}", summary="One version of a graph", dependencies=[GraphsConsistent])
@@ -175,7 +175,7 @@ def get_version(
     graph_id: str, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], user: CurrentUser, container: ContainerDep
 ) -> GraphModel:
     """Same as ``GET /api/graphs/{id}?version=N``."""
-    return container.graph_queries.get_graph(user.user_id, str(_parse_id(graph_id)), version)
+    return container.graph_queries.get_graph(user.user_id, str(graph_uuid(graph_id)), version)
 
 
 @queries.get("/{graph_id}/export", summary="Export a graph as AutoGPT JSON", dependencies=[GraphsConsistent])
@@ -183,4 +183,4 @@ def export_graph(
     graph_id: str, user: CurrentUser, container: ContainerDep, version: int | None = Query(None, ge=1, le=MAX_VERSION)
 ) -> GraphModel:
     """Same as ``GET /api/graphs/{id}?for_export=true``: ready to import elsewhere."""
-    return container.graph_queries.export(user.user_id, str(_parse_id(graph_id)), version)
+    return container.graph_queries.export(user.user_id, str(graph_uuid(graph_id)), version)

@@ -175,3 +175,17 @@ def test_what_a_command_answers_is_what_the_queries_read(client: TestClient, aut
     runs = client.get("/api/executions", headers={**auth(), "X-Consistency-Token": token}).json()
     assert runs == [started]  # no executor here: the run is still QUEUED, as the command answered
     assert started["credential_inputs"] == {"credentials": reference}
+
+
+def test_any_spelling_of_an_id_names_the_same_graph_and_run(client: TestClient, auth: AuthHeaders) -> None:
+    graph = _create(client, auth(), calculator())
+    started = client.post(f"/api/graphs/{graph['id'].upper()}/execute/1", json={"inputs": {"Input": 1}}, headers=auth())
+    assert started.status_code == 200 and started.json()["graph_id"] == graph["id"]
+    run, token = started.json()["id"], started.json()["consistency_token"]
+    read = client.get(
+        f"/api/graphs/{{{graph['id']}}}/executions/urn:uuid:{run.upper()}",
+        headers={**auth(), "X-Consistency-Token": token},
+    )
+    assert read.status_code == 200 and (read.json()["id"], read.json()["graph_id"]) == (run, graph["id"])
+    listed = client.get(f"/api/graphs/{graph['id']}/executions", headers=auth()).json()
+    assert [r["id"] for r in listed["executions"]] == [run]

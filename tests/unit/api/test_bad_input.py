@@ -122,3 +122,39 @@ def test_wrong_active_version_body_is_422(client: TestClient, auth: AuthHeaders)
 def test_calculator_block_id_is_known(client: TestClient, auth: AuthHeaders) -> None:
     ids = {b["id"] for b in client.get("/api/blocks", headers=auth()).json()}
     assert CALCULATOR in ids
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [65, 300, 900])
+def test_values_nested_beyond_the_limit_are_422_and_nothing_is_stored(
+    running_client: TestClient, auth: AuthHeaders, depth: int
+) -> None:
+    graph_id = running_client.post("/api/graphs", json={"graph": calculator()}, headers=auth()).json()["id"]
+    run = running_client.post(
+        f"/api/graphs/{graph_id}/execute/1", json={"inputs": {"Input": _nested(depth)}}, headers=auth()
+    )
+    assert run.status_code == 422, run.text
+    assert "nests deeper than 64 levels" in run.text
+    graph = calculator()
+    graph["nodes"][0]["metadata"] = _nested(depth)
+    assert running_client.post("/api/graphs", json={"graph": graph}, headers=auth()).status_code == 422
+    block = running_client.post(
+        "/api/blocks/b1ab9b19-67a6-406d-abf5-2dba76d00c79/execute", json={"a": _nested(depth)}, headers=auth()
+    )
+    assert block.status_code == 422
+    assert running_client.get("/api/executions", headers=auth()).json() == []
+    assert len(running_client.get("/api/graphs", headers=auth()).json()) == 1
+
+
+def test_a_value_at_the_limit_is_accepted(running_client: TestClient, auth: AuthHeaders) -> None:
+    graph_id = running_client.post("/api/graphs", json={"graph": calculator()}, headers=auth()).json()["id"]
+    run = running_client.post(
+        f"/api/graphs/{graph_id}/execute/1", json={"inputs": {"Input": _nested(60)}}, headers=auth()
+    )
+    assert run.status_code == 200, run.text

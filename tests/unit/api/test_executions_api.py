@@ -165,3 +165,14 @@ def test_stop_answers_with_the_terminated_run(
     again = running_client.post(f"/api/graphs/{graph_id}/executions/{run_id}/stop", headers=auth())
     assert again.json()["status"] == "TERMINATED"  # stopping an ended run changes nothing
     assert again.json()["consistency_token"] is None and "x-consistency-token" not in again.headers
+
+
+def test_inputs_shaped_like_the_stores_own_tags_read_back_unchanged(client: TestClient, auth: AuthHeaders) -> None:
+    graph_id = _graph(client, auth())
+    tricky = {"_type_": "dict", "_data_": [["a", 1]], "nested": {"_type_": "uuid_hex", "_data_": "x"}}
+    inputs = {"Input": 1, "tag": {"_type_": "decimal_str", "_data_": "1.5"}, "other": tricky}
+    started = client.post(f"/api/graphs/{graph_id}/execute/1", json={"inputs": inputs}, headers=auth())
+    assert started.status_code == 200, started.text
+    token = started.json()["consistency_token"]
+    runs = client.get("/api/executions", headers={**auth(), "X-Consistency-Token": token}).json()
+    assert runs[0]["inputs"] == inputs == started.json()["inputs"]
