@@ -20,6 +20,7 @@ until Kafka is back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -49,6 +50,10 @@ def traceparent(event: EventEnvelope) -> str:
     """A W3C traceparent for the event (stable per event until commands carry real traces)."""
     digest = hashlib.sha256(event.id.encode()).hexdigest()
     return f"00-{digest[:32]}-{digest[32:48]}-01"
+
+
+LOCK_CHECK_SECONDS = 1.0
+"""How often the active relay checks that its lock's session is still alive."""
 
 
 class Relay:
@@ -88,12 +93,13 @@ class Relay:
             self.active.set()
             log.info("relay is active")
             try:
-                self._publish_until(stop)
+                self._publish_until(stop, lock_conn)
             finally:
                 self.active.clear()
-                lock_conn.execute("SELECT pg_advisory_unlock(%s)", (RELAY_LOCK_KEY,))
+                with contextlib.suppress(psycopg.Error):  # a lost session released the lock already
+                    lock_conn.execute("SELECT pg_advisory_unlock(%s)", (RELAY_LOCK_KEY,))
 
-    def _publish_until(self, stop: threading.Event) -> None:
+    def _publish_until(self, stop: threading.Event, lock_conn: psycopg.Connection[Any]) -> None:
         ensure_topics(self.bootstrap, self.prefix, sorted(self.logs), self.partitions)
         producer = KafkaProducer(
             bootstrap_servers=self.bootstrap,
@@ -142,11 +148,16 @@ class Relay:
                 ]
                 for follower in followers:
                     follower.start()
-                stop.wait()
-                for follower in followers:
-                    follower.request_stop()
-                for follower in followers:
-                    follower.join()
+                try:
+                    while not stop.wait(LOCK_CHECK_SECONDS):
+                        # the lock lives as long as its session: once that is gone (a database restart),
+                        # another relay may hold it, so stop publishing (the worker restarts and waits its turn)
+                        lock_conn.execute("SELECT 1")
+                finally:
+                    for follower in followers:
+                        follower.request_stop()
+                    for follower in followers:
+                        follower.join()
         finally:
             producer.close(timeout=5)
 

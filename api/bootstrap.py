@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from application.execution_writer import GroupCommitWriter
 from application.executor import Executor, ExecutorConfig
 from domain.blocks.registry import BlockRegistry
 from projections.registry import all_projections
+
+log = logging.getLogger(__name__)
 
 KAFKA_CONSUMER_CONFIG = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
 """Consumer-group timings: a member that dies hands its partitions over within seconds."""
@@ -275,8 +278,11 @@ async def run_services(container: Container, roles: Collection[str]) -> AsyncIte
             )
         yield metrics
     finally:
-        for service in reversed(services.values()):
-            await service.stop()
+        for name, service in reversed(services.items()):
+            try:  # one service failing to stop must not leave the others running
+                await service.stop()
+            except Exception:
+                log.exception("stopping the %s service failed", name)
 
 
 def build_pipeline_metrics(

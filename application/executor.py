@@ -78,6 +78,10 @@ class GraphSource(Protocol):
         ...
 
 
+WRITER_DRAIN_SECONDS = 30.0
+"""How long a stopping executor waits for its writer to land the last events (the store may be down)."""
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
     """Knobs of the executor (the composition root fills them from settings)."""
@@ -150,7 +154,17 @@ class Executor:
             await asyncio.gather(*drivers, return_exceptions=True)
         await self.writer.close()
         if self._writer_task is not None:
-            await self._writer_task
+            try:  # shielded: a timeout must not cancel a write in the middle
+                await asyncio.wait_for(asyncio.shield(self._writer_task), WRITER_DRAIN_SECONDS)
+            except TimeoutError:
+                # the store has been failing all along: give up the unwritten tail; the runs stay RUNNING in
+                # the store and resume from their last written event on the next start
+                log.error(
+                    "event store still failing after %.0f s: stopping without the last events", WRITER_DRAIN_SECONDS
+                )
+                self._writer_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer_task
 
     # -- intake (called by the feed) ----------------------------------------
 

@@ -194,7 +194,8 @@ psycopg.adapters.register_dumper(_BinaryArray, ListBinaryDumper)
 
 
 def _pg_json(value: Any) -> bytes:
-    return to_json(value, inf_nan_mode="strings", fallback=str)
+    # no fallback: a value JSON cannot hold fails loudly, as on SQLite
+    return to_json(value, inf_nan_mode="strings")
 
 
 def _pg_array(kind: str, values: list[Any]) -> _BinaryArray:

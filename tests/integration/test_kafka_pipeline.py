@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from adapters.background_worker import BackgroundWorker
 from adapters.event_log import reader
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay, relay_position
@@ -195,3 +197,42 @@ def test_projector_builds_read_models_equal_to_a_rebuild(container: Container) -
     finally:
         for worker in workers:
             worker.close()
+
+
+def test_a_relay_whose_lock_session_dies_stops_publishing_and_another_takes_over(container: Container) -> None:
+    settings = container.settings
+    assert settings.database_url and settings.kafka_bootstrap
+    first = Relay(
+        settings.database_url, container.event_logs, settings.kafka_bootstrap, settings.kafka_topic_prefix, PARTITIONS
+    )
+    second = Relay(
+        settings.database_url, container.event_logs, settings.kafka_bootstrap, settings.kafka_topic_prefix, PARTITIONS
+    )
+    second.application_name += "-standby"  # two relays of one test process: tell their sessions apart
+    # as the relay role runs them: a worker restarts a relay whose run ended in an error
+    running = [BackgroundWorker("relay-1", first.run)]
+    running[0].start()
+    try:
+        assert first.active.wait(20)
+        running.append(BackgroundWorker("relay-2", second.run))
+        running[1].start()
+        time.sleep(1)
+        assert not second.active.is_set()  # one active relay at a time
+        with psycopg.connect(settings.database_url, autocommit=True) as admin:  # the lock's session dies
+            admin.execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND a.application_name = %s",
+                (first.application_name,),
+            )
+        deadline = time.monotonic() + 20
+        while first.active.is_set() or not second.active.is_set():
+            assert time.monotonic() < deadline, (first.active.is_set(), second.active.is_set())
+            time.sleep(0.05)
+        _commands(container, 3)  # and the new active relay publishes
+        head = container.event_logs["graphs"].head()
+        while relay_position(settings.database_url).get("graphs", 0) < head:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        for worker in running:
+            worker.stop()
