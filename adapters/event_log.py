@@ -1,10 +1,11 @@
 """One bounded context's notification log, read as event envelopes.
 
-Everything that reads an event store in log order goes through ``EventLog``:
+What follows or replays an event store in log order goes through ``EventLog``:
 the log followers (projection runner, execution feed, relay), rebuilds and
-the pipeline metrics. On PostgreSQL it reads the rows as plain tuples (a
-rebuild reads millions of them); elsewhere it uses the recorder's own
-``select_notifications``.
+the pipeline metrics. (An executor's start-up scan for open runs and a
+command's look at one run's first and last events read their own store.)
+On PostgreSQL it reads the rows as plain tuples (a rebuild reads millions
+of them); elsewhere it uses the recorder's own ``select_notifications``.
 """
 
 from __future__ import annotations

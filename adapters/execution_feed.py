@@ -24,18 +24,14 @@ from adapters.event_log import EventLog
 from adapters.log_follower import LogFollower
 from application.executions import ExecutionsApplication
 from application.executor import Executor
-from domain.execution import ExecutionStopRequest, GraphExecution
+from domain.execution import RUN_ENDINGS, ExecutionStopRequest, GraphExecution
 from projections.envelope import EventEnvelope, type_from_topic
 
 log = logging.getLogger(__name__)
 
 QUEUED = get_topic(GraphExecution.Queued)
 STOP = get_topic(ExecutionStopRequest.Requested)
-ENDED = [
-    get_topic(GraphExecution.Completed),
-    get_topic(GraphExecution.Failed),
-    get_topic(GraphExecution.Terminated),
-]
+ENDED = [get_topic(ending) for ending in RUN_ENDINGS]
 _QUEUED_TYPE = type_from_topic(QUEUED)
 
 

@@ -240,7 +240,7 @@ def import_agent(
         _fail(f"{file} is not a graph export: {exc}")
     container = _open(_settings(), {Part.STORES})
     try:
-        view = container.graphs.create_graph(user, payload)
+        saved = container.graphs.create_graph(user, payload)
     except GraphValidationError as exc:
         err_console.print(f"[red]invalid graph:[/red] {escape(str(exc))}")
         table = Table("node", "pin", "problem")
@@ -253,9 +253,9 @@ def import_agent(
         raise typer.Exit(1) from None
     finally:
         container.close()
-    graph = view.content
+    graph = saved.content
     console.print(
-        f"imported [bold]{escape(graph.name)}[/bold] as graph {view.aggregate_id} v{view.version} "
+        f"imported [bold]{escape(graph.name)}[/bold] as graph {saved.aggregate_id} v{saved.version} "
         f"({len(graph.nodes)} nodes, {len(graph.links)} links) for user {user}"
     )
 

@@ -4,7 +4,8 @@ A part is infrastructure that opens something (connections, files, a key):
 the graphs and executions event stores, every context's event log, the read
 store, the JWT key. ``build_container`` builds the parts it is asked for and
 nothing else; which role asks for which is decided in ``api.bootstrap``.
-Nothing else constructs infrastructure; everything else receives it from here.
+The services built on these parts (executor, projector, relay) are made in
+``api.bootstrap``; everything else receives what it needs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The executions context: request, stop and read graph executions.
+"""The executions context: request and stop graph executions.
 
 One eventsourcing Application ("executions") with its own events table and
 notification log. Runs themselves are driven by the executor
-(``application.executor``); this module holds the user-facing use cases.
+(``application.executor``); this module holds the user-facing commands.
+Reading runs is the read side's job (``projections.executions.queries``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from application.results import RunRequested, Written, position_of
 from domain.blocks.base import BlockInputError, BlockType
-from domain.execution import ExecutionStopRequest, GraphExecution
+from domain.execution import RUN_ENDINGS, ExecutionStopRequest, GraphExecution
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup, GraphValidationError
@@ -45,9 +46,7 @@ class ExecutionPeek:
 _STATUS_AFTER = {
     get_topic(GraphExecution.Requested): S.INCOMPLETE,
     get_topic(GraphExecution.Queued): S.QUEUED,
-    get_topic(GraphExecution.Completed): S.COMPLETED,
-    get_topic(GraphExecution.Failed): S.FAILED,
-    get_topic(GraphExecution.Terminated): S.TERMINATED,
+    **{get_topic(ending): status for ending, status in RUN_ENDINGS.items()},
 }
 """A run's status when its last event has this topic (RUNNING for any other)."""
 

@@ -1,7 +1,7 @@
 """The executor: a process manager that runs queued graph executions.
 
 It is fed execution ids (new runs, stop requests) by whatever tails the
-executions event stream (the in-process tailer when embedded, Kafka later),
+executions event stream (a log follower when embedded, the Kafka feed when distributed),
 runs many executions concurrently on one asyncio loop, and records every
 step through the ``GraphExecution`` aggregate. Events are written by a
 group-commit writer (``application.execution_writer``) the composition

@@ -12,8 +12,8 @@ name contains credentials/api_key/password/token/secret unless the value is
 a bool or a credentials reference) are removed, and the preset ``value`` of a
 ``secret`` INPUT node is dropped. Secrets belong in the credentials store.
 
-Sub-graphs (``sub_graphs``) are not imported at this stage: they are only
-reachable through AgentExecutorBlock nodes, which the engine issue adds.
+Sub-graphs (``sub_graphs``) are not imported yet (issue 13 brings their
+import with AutoGPT's id rewriting); exports include them (the read side).
 """
 
 from __future__ import annotations

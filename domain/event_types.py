@@ -10,7 +10,6 @@ renamed event class cannot silently leave a read model behind.
 from __future__ import annotations
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
 
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
@@ -25,8 +24,8 @@ def type_from_topic(topic: str) -> str:
 
 
 def type_name(event_type: type) -> str:
-    """The name envelopes carry for ``event_type``, e.g. ``GraphExecution.Queued``."""
-    return type_from_topic(get_topic(event_type))
+    """The name envelopes carry for ``event_type``, e.g. ``GraphExecution.Queued`` (its topic without the module)."""
+    return event_type.__qualname__
 
 
 def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:

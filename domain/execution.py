@@ -447,6 +447,14 @@ class GraphExecution(Aggregate):
         self.stats = stats
 
 
+RUN_ENDINGS: dict[type[Aggregate.Event], ExecutionStatus] = {
+    GraphExecution.Completed: S.COMPLETED,
+    GraphExecution.Failed: S.FAILED,
+    GraphExecution.Terminated: S.TERMINATED,
+}
+"""The events that end a run, and the status each leaves it in (read sides follow this, never a list of their own)."""
+
+
 def _stamped(timestamp: datetime | None) -> datetime:
     """The event's time while it is applied (the library always fills it then)."""
     assert timestamp is not None, "applied events carry their timestamp"

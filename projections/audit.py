@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from domain.execution import ExecutionStopRequest, GraphExecution
+from domain.execution import RUN_ENDINGS, ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 from projections.base import Projection
 from projections.dispatch import EventHandlers
@@ -106,9 +106,7 @@ _HANDLERS = EventHandlers[Handler](
         Graph.Deleted: partial(_graph_changed, "graph.deleted"),
         GraphExecution.Requested: _run_requested,
         ExecutionStopRequest.Requested: _stop_requested,
-        GraphExecution.Completed: partial(_run_ended, "execution.completed"),
-        GraphExecution.Failed: partial(_run_ended, "execution.failed"),
-        GraphExecution.Terminated: partial(_run_ended, "execution.terminated"),
+        **{ending: partial(_run_ended, f"execution.{status.lower()}") for ending, status in RUN_ENDINGS.items()},
     }
 )
 

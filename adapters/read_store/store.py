@@ -188,11 +188,6 @@ class ReadStore(ABC):
                 offsets.append(offset + 1)
         return min(offsets) if offsets else None
 
-    def rows(self, table: str, order_by: str) -> list[dict[str, Any]]:
-        """Every row of a live table (for comparisons and exports)."""
-        with self.transaction() as tx:
-            return tx.fetchall(f"SELECT * FROM {SCHEMA}.{table} ORDER BY {order_by}")
-
     # -- shadow tables of a rebuild ------------------------------------------
 
     def start_rebuild(self, projection: Projection) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from domain.execution import ExecutionStopRequest, GraphExecution
+from domain.execution import RUN_ENDINGS, ExecutionStopRequest, GraphExecution
 from domain.execution_status import ExecutionStatus
 from projections.base import Projection
 from projections.dispatch import EventHandlers
@@ -33,9 +33,7 @@ _RUN_EVENTS = EventHandlers[Callable[[EventEnvelope, Row, UnitOfWork], None]](
         GraphExecution.Started: runs.started,
         GraphExecution.Resumed: runs.resumed,
         GraphExecution.StopRequested: runs.stop_requested,
-        GraphExecution.Completed: partial(runs.ended, S.COMPLETED),
-        GraphExecution.Failed: partial(runs.ended, S.FAILED),
-        GraphExecution.Terminated: partial(runs.ended, S.TERMINATED),
+        **{ending: partial(runs.ended, status) for ending, status in RUN_ENDINGS.items()},
         GraphExecution.NodeInputReceived: nodes.input_received,
         GraphExecution.NodeExecutionQueued: nodes.queued,
     }

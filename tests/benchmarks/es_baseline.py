@@ -27,6 +27,7 @@ from adapters.read_store import PostgresReadStore, ReadTransaction
 from application.executions import ExecutionsApplication
 from projections.envelope import EventEnvelope, envelope_from_stored
 from projections.registry import projection_named
+from tests.read_models import table_rows
 
 CONTEXT = "executions"
 VIEW = "executions_baseline"
@@ -115,7 +116,7 @@ def one_transaction_per_event(
                 _check(runner, deadline)
                 time.sleep(0.02)  # coarse: polling competes with the runner for the two cores
             seconds = time.perf_counter() - started
-        assert view.read_store.rows("executions", "execution_id"), "the baseline wrote no executions"
+        assert table_rows(view.read_store, "executions", "execution_id"), "the baseline wrote no executions"
     finally:
         view.close()
     return sum(1 for position in positions if position > first), seconds

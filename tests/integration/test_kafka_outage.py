@@ -26,6 +26,7 @@ from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
 from projections.registry import all_projections, projection_named
 from tests.fixtures.services import start_throwaway_kafka
+from tests.read_models import table_rows
 from tests.unit.api.graph_samples import calculator
 
 pytestmark = pytest.mark.integration
@@ -107,7 +108,7 @@ def test_ten_seconds_without_kafka_loses_nothing(container: Container, broker: t
         stop.set()
         for worker in workers:
             worker.join(30)
-    live = container.read_store.rows("graphs", "graph_id")
+    live = table_rows(container.read_store, "graphs", "graph_id")
     assert len(live) == created  # every command accepted during the outage is there
     rebuild_projection(
         container.read_store,
@@ -115,4 +116,4 @@ def test_ten_seconds_without_kafka_loses_nothing(container: Container, broker: t
         reader(container.event_logs),
         partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
     )
-    assert container.read_store.rows("graphs", "graph_id") == live
+    assert table_rows(container.read_store, "graphs", "graph_id") == live

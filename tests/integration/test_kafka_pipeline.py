@@ -23,6 +23,7 @@ from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
 from projections.registry import all_projections
 from tests.fixtures.services import kafka_consumer_config
+from tests.read_models import table_rows
 from tests.unit.api.graph_samples import calculator
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,7 @@ def _wait_projected(container: Container, timeout: float = 60) -> None:
 
 
 def _snapshot(container: Container) -> dict[str, list[dict[str, object]]]:
-    return {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
+    return {table: table_rows(container.read_store, table, order) for table, order in TABLES.items()}
 
 
 def _commands(container: Container, graphs: int) -> None:

@@ -34,6 +34,7 @@ from api.composition import Container, build_container
 from domain.agent_format import GraphPayload, content_from_payload
 from domain.graph import Graph
 from projections.registry import all_projections
+from tests.read_models import table_rows
 from tests.unit.api.graph_samples import calculator
 
 pytestmark = pytest.mark.integration
@@ -275,7 +276,7 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
     twice = {position for position, count in Counter(published).items() if count > 1}
     assert twice and min(twice) > recorded  # the killed relay's acknowledged but unrecorded batch, sent again
 
-    live = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
+    live = {table: table_rows(container.read_store, table, order) for table, order in TABLES.items()}
     assert len(live["graphs"]) == AGGREGATES
     assert len(live["graph_versions"]) == COMMANDS  # 500 first versions + 19,500 new ones
     last_position: dict[str, int] = {}
@@ -295,7 +296,7 @@ def test_20000_commands_through_relay_and_two_projectors_survive_kills(
                 reader(container.event_logs),
                 partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
             )
-    rebuilt = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
+    rebuilt = {table: table_rows(container.read_store, table, order) for table, order in TABLES.items()}
     assert rebuilt == live
 
 

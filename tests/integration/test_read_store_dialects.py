@@ -14,6 +14,7 @@ from projections.base import Projection
 from projections.envelope import EventEnvelope
 from projections.schema import Column, Table
 from projections.store import ReadModelTx
+from tests.read_models import table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def test_bulk_upserts_replace_rows_and_keep_their_values(store: ReadStore) -> No
     store.apply(Notes(), "notes", [_event("n1", 1, **first), _event("n2", 2, **{**first, "share": None})])
     store.apply(Notes(), "notes", [_event("n1", 3, **{**first, "count": 4, "done": True, "body": {"b": "50%"}})])
 
-    rows = store.rows("dialect_notes", "note_id")
+    rows = table_rows(store, "dialect_notes", "note_id")
 
     bodies = [json.loads(r["body"]) if isinstance(r["body"], str) else r["body"] for r in rows]  # SQLite: JSON text
     assert [(r["note_id"], r["share"], r["count"], bool(r["done"])) for r in rows] == [

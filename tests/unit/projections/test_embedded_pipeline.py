@@ -22,6 +22,7 @@ from domain.agent_format import GraphPayload, content_from_payload
 from domain.graph import Graph
 from projections.registry import all_projections
 from tests.integration.test_pipeline_processes import AGGREGATES, COMMANDS, TABLES, _run_commands
+from tests.read_models import table_rows
 from tests.unit.api.graph_samples import calculator
 
 
@@ -52,7 +53,7 @@ async def test_20000_commands_embedded_read_models_equal_a_rebuild(tmp_path: Pat
             raise AssertionError("the runner did not catch up with the graphs log")
         await runner.close()
 
-        live = {table: container.read_store.rows(table, order) for table, order in TABLES.items()}
+        live = {table: table_rows(container.read_store, table, order) for table, order in TABLES.items()}
         assert len(live["graphs"]) == AGGREGATES
         assert len(live["graph_versions"]) == COMMANDS
         last_position: dict[str, int] = {}
@@ -65,6 +66,6 @@ async def test_20000_commands_embedded_read_models_equal_a_rebuild(tmp_path: Pat
         for projection in projections:
             if "graphs" in projection.contexts:
                 rebuild_projection(container.read_store, projection, reader(container.event_logs))
-        assert {table: container.read_store.rows(table, order) for table, order in TABLES.items()} == live
+        assert {table: table_rows(container.read_store, table, order) for table, order in TABLES.items()} == live
     finally:
         container.close()

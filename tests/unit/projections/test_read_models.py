@@ -12,6 +12,7 @@ from adapters.event_log import reader
 from adapters.projection_runner import ProjectionRunner
 from adapters.read_store import rebuild_projection
 from projections.registry import all_projections, projection_named
+from tests.read_models import table_rows
 from tests.unit.engine.harness import (
     CALCULATOR,
     GET_LIST_ITEM,
@@ -39,7 +40,7 @@ TABLES = {
 
 def _snapshot(platform: Platform) -> dict[str, list[dict[str, Any]]]:
     store = platform.container.read_store
-    return {table: store.rows(table, order_by) for table, order_by in TABLES.items()}
+    return {table: table_rows(store, table, order_by) for table, order_by in TABLES.items()}
 
 
 async def _busy_history(platform: Platform) -> dict[str, Any]:
@@ -88,15 +89,17 @@ async def test_read_models_show_what_happened(tmp_path: Path) -> None:
         await _caught_up(platform)
         store = platform.container.read_store
 
-        graphs = {row["name"]: row for row in store.rows("graphs", "graph_id")}
+        graphs = {row["name"]: row for row in table_rows(store, "graphs", "graph_id")}
         adder = graphs["adder"]
         assert (adder["latest_version"], adder["active_version"], adder["node_count"]) == (2, 1, 3)
         assert bool(graphs["doomed"]["is_deleted"]) is True
-        versions = [r for r in store.rows("graph_versions", "graph_id, version") if r["graph_id"] == history["adder"]]
+        versions = [
+            r for r in table_rows(store, "graph_versions", "graph_id, version") if r["graph_id"] == history["adder"]
+        ]
         assert [v["version"] for v in versions] == [1, 2]
         assert json.loads(versions[1]["nodes"])[1]["input_default"]["b"] == 5
 
-        runs = {row["execution_id"]: row for row in store.rows("executions", "execution_id")}
+        runs = {row["execution_id"]: row for row in table_rows(store, "executions", "execution_id")}
         first = runs[str(history["runs"][0].id)]
         assert first["status"] == "COMPLETED" and json.loads(first["outputs"]) == {"y": [1.0]}
         assert first["node_count"] == 3
@@ -104,24 +107,24 @@ async def test_read_models_show_what_happened(tmp_path: Path) -> None:
         failing = runs[str(history["failing"].id)]
         assert failing["status"] == "COMPLETED" and failing["node_error_count"] == 1
 
-        nodes = store.rows("node_executions", "node_exec_id")
+        nodes = table_rows(store, "node_executions", "node_exec_id")
         assert len(nodes) == sum(
             len(r.node_executions) for r in [*history["runs"], history["failing"], history["stopped"]]
         )
         failed_node = next(n for n in nodes if n["block_id"] == GET_LIST_ITEM)
         assert failed_node["status"] == "FAILED" and failed_node["error"] == "Index out of range"
 
-        stats = {row["graph_id"]: row for row in store.rows("graph_stats", "graph_id")}
+        stats = {row["graph_id"]: row for row in table_rows(store, "graph_stats", "graph_id")}
         assert (stats[history["adder"]]["runs"], stats[history["adder"]]["completed"]) == (3, 3)
         assert stats[history["adder"]]["success_rate"] == 1.0
         assert stats[history["adder"]]["p95_duration_seconds"] is not None
-        user = store.rows("user_stats", "user_id")[0]
+        user = table_rows(store, "user_stats", "user_id")[0]
         assert (user["user_id"], user["runs"], user["completed"], user["terminated"]) == ("alice", 5, 4, 1)
-        usage = {row["block_id"]: row for row in store.rows("block_usage", "block_id")}
+        usage = {row["block_id"]: row for row in table_rows(store, "block_usage", "block_id")}
         assert usage[CALCULATOR]["runs"] == 3 and usage[CALCULATOR]["failures"] == 0
         assert usage[GET_LIST_ITEM]["failures"] == 1
 
-        actions = [(r["actor"], r["action"]) for r in store.rows("audit_log", "position, context")]
+        actions = [(r["actor"], r["action"]) for r in table_rows(store, "audit_log", "position, context")]
         assert ("alice", "graph.created") in actions and ("alice", "graph.deleted") in actions
         assert ("alice", "graph.active_version_changed") in actions
         assert ("alice", "execution.requested") in actions and ("alice", "execution.stop_requested") in actions
@@ -164,7 +167,7 @@ async def test_a_rebuild_is_swapped_in_while_the_live_runner_keeps_going(tmp_pat
             await until_applied(runner, platform.container.event_logs, timeout=10)
         finally:
             await runner.close()
-        rows = platform.container.read_store.rows("executions", "execution_id")
+        rows = table_rows(platform.container.read_store, "executions", "execution_id")
         assert sorted(r["execution_id"] for r in rows) == sorted(str(i) for i in ids)
         assert all(r["status"] == "COMPLETED" for r in rows)
         live = _snapshot(platform)

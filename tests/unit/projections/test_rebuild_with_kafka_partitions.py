@@ -14,6 +14,7 @@ from domain.agent_format import GraphPayload, content_from_payload
 from domain.graph import Graph
 from projections.envelope import EventEnvelope
 from projections.registry import projection_named
+from tests.read_models import table_rows
 from tests.unit.api.graph_samples import calculator
 
 PARTITIONS = 4
@@ -49,11 +50,11 @@ def test_partitions_no_projector_consumed_yet_are_not_applied_again_after_a_rebu
             reader(container.event_logs),
             partitions=Partitioning(PARTITIONS, lambda key: partition_for(key, PARTITIONS)),
         )
-        rebuilt = store.rows("graphs", "graph_id")
+        rebuilt = table_rows(store, "graphs", "graph_id")
         # then projectors consume every partition from its first offset (nothing was committed for the others)
         store.apply_polled([projection], _polled(events, set(range(PARTITIONS))))
 
-        assert store.rows("graphs", "graph_id") == rebuilt
+        assert table_rows(store, "graphs", "graph_id") == rebuilt
         events_of = Counter(event.aggregate_id for event in events)
         assert {row["graph_id"]: row["change_count"] for row in rebuilt} == dict(events_of)
         assert set(events_of.values()) == {2}  # created; a new version (activated with it)
