@@ -200,36 +200,45 @@ def test_projector_builds_read_models_equal_to_a_rebuild(container: Container) -
             worker.close()
 
 
-def test_a_relay_whose_lock_session_dies_stops_publishing_and_another_takes_over(container: Container) -> None:
+def test_a_relay_whose_lock_session_dies_publishes_only_after_winning_the_lock_again(container: Container) -> None:
     settings = container.settings
     assert settings.database_url and settings.kafka_bootstrap
-    first = Relay(
-        settings.database_url, container.event_logs, settings.kafka_bootstrap, settings.kafka_topic_prefix, PARTITIONS
-    )
-    second = Relay(
-        settings.database_url, container.event_logs, settings.kafka_bootstrap, settings.kafka_topic_prefix, PARTITIONS
-    )
-    second.application_name += "-standby"  # two relays of one test process: tell their sessions apart
+    relays = [
+        Relay(
+            settings.database_url,
+            container.event_logs,
+            settings.kafka_bootstrap,
+            settings.kafka_topic_prefix,
+            PARTITIONS,
+        )
+        for _ in range(2)
+    ]
+    relays[1].application_name += "-standby"  # two relays of one test process: tell their sessions apart
     # as the relay role runs them: a worker restarts a relay whose run ended in an error
-    running = [BackgroundWorker("relay-1", first.run)]
+    running = [BackgroundWorker(f"relay-{i}", relay.run) for i, relay in enumerate(relays)]
     running[0].start()
     try:
-        assert first.active.wait(20)
-        running.append(BackgroundWorker("relay-2", second.run))
+        assert relays[0].active.wait(20)
         running[1].start()
         time.sleep(1)
-        assert not second.active.is_set()  # one active relay at a time
-        with psycopg.connect(settings.database_url, autocommit=True) as admin:  # the lock's session dies
-            admin.execute(
-                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND a.application_name = %s",
-                (first.application_name,),
-            )
-        deadline = time.monotonic() + 20
-        while first.active.is_set() or not second.active.is_set():
-            assert time.monotonic() < deadline, (first.active.is_set(), second.active.is_set())
+        assert not relays[1].active.is_set()  # one active relay at a time
+        with psycopg.connect(settings.database_url, autocommit=True) as admin:
+            (killed,) = admin.execute(  # the lock's session dies (a database restart, a network cut)
+                "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+            ).fetchone() or (None,)
+            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+            deadline = time.monotonic() + 20
+            while True:  # a relay holds the lock again, in a new session
+                holders = admin.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchall()
+                if holders and holders[0][0] != killed:
+                    break
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert len(holders) == 1
+        while sum(relay.active.is_set() for relay in relays) != 1:  # and only its relay publishes
+            assert time.monotonic() < deadline, [relay.active.is_set() for relay in relays]
             time.sleep(0.05)
-        _commands(container, 3)  # and the new active relay publishes
+        _commands(container, 3)
         head = container.event_logs["graphs"].head()
         while relay_position(settings.database_url).get("graphs", 0) < head:
             assert time.monotonic() < deadline
