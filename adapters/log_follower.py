@@ -15,6 +15,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from eventsourcing.persistence import ConnectionPoolClosedError
+
 from adapters.event_log import EventLog
 from application.retry import retrying
 from projections.envelope import EventEnvelope
@@ -85,6 +87,9 @@ class LogFollower:
                 self._wake.clear()  # before reading: a commit after the read wakes the wait below
                 if step(self._step) < self._batch_size:
                     self._wake.wait(idle_poll)
+        except ConnectionPoolClosedError:
+            # the store was closed under the follower (its process is shutting down): nothing left to follow
+            log.warning("the %s log's store was closed: stopped following it at position %d", context, self.position)
         except Exception:
             if not self._stopping.is_set():  # only a stop ends the retrying
                 raise

@@ -13,13 +13,24 @@ import logging
 import threading
 from collections.abc import Callable
 
-from tenacity import AsyncRetrying, RetryCallState, Retrying, stop_never, wait_exponential
+from eventsourcing.persistence import ConnectionPoolClosedError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_not_exception_type,
+    stop_never,
+    wait_exponential,
+)
 
 FIRST_WAIT = 0.2
 """Seconds before the first retry."""
 
 LONGEST_WAIT = 5.0
 """The back-off doubles up to this many seconds between retries."""
+
+_NOT_TRANSIENT = retry_if_not_exception_type(ConnectionPoolClosedError)
+"""A store this process closed never comes back: retrying it would only keep a thread spinning."""
 
 
 def retrying(what: str, logger: logging.Logger, until: threading.Event) -> Retrying:
@@ -31,6 +42,7 @@ def retrying(what: str, logger: logging.Logger, until: threading.Event) -> Retry
     return Retrying(
         sleep=lambda seconds: _wait(until, seconds),
         stop=lambda _: until.is_set(),
+        retry=_NOT_TRANSIENT,
         wait=wait_exponential(multiplier=FIRST_WAIT, max=LONGEST_WAIT),
         before_sleep=_log_failure(what, logger),
         reraise=True,
@@ -41,6 +53,7 @@ def retrying_async(what: str, logger: logging.Logger) -> AsyncRetrying:
     """Retry an awaited step until it succeeds (cancel the task to give up)."""
     return AsyncRetrying(
         stop=stop_never,
+        retry=_NOT_TRANSIENT,
         wait=wait_exponential(multiplier=FIRST_WAIT, max=LONGEST_WAIT),
         before_sleep=_log_failure(what, logger),
         reraise=True,

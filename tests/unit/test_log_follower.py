@@ -130,3 +130,18 @@ def test_a_background_worker_restarts_a_loop_that_failed_and_stops_when_told() -
         worker.stop()
     assert len(calls) == 3
     assert calls[2] - calls[1] > calls[1] - calls[0]  # it backs off: each wait longer than the one before
+
+
+def test_a_follower_whose_store_is_closed_stops_instead_of_retrying_forever(tmp_path: Path) -> None:
+    built = build_container(Settings(AGENTGRAPH_DATA_DIR=tmp_path / "data"))
+    _create_graph(built, "only")
+    seen: list[int] = []
+    follower = LogFollower(built.event_logs["graphs"], lambda batch: seen.extend(e.position for e in batch))
+    follower.start()
+    deadline = time.monotonic() + 10
+    while not seen:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    built.close()  # the process closes its stores (a test, or a shutdown that forgot the follower)
+    follower.join(timeout=10)
+    assert not follower._thread.is_alive()
