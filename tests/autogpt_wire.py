@@ -7,7 +7,7 @@ test says so.
 
 from __future__ import annotations
 
-GRAPH_META = {
+GRAPH_KEY_ORDER = [
     "id",
     "version",
     "is_active",
@@ -19,8 +19,6 @@ GRAPH_META = {
     "forked_from_version",
     "user_id",
     "created_at",
-}
-GRAPH_MODEL = GRAPH_META | {
     "nodes",
     "links",
     "sub_graphs",
@@ -31,7 +29,10 @@ GRAPH_MODEL = GRAPH_META | {
     "has_sensitive_action",
     "trigger_setup_info",
     "credentials_input_schema",
-}
+]
+"""A GraphModel's keys in the newest export's order (GRAPH_RULES.md, ``calculator-agent.json``)."""
+GRAPH_MODEL = set(GRAPH_KEY_ORDER)
+GRAPH_META = set(GRAPH_KEY_ORDER[: GRAPH_KEY_ORDER.index("created_at") + 1])
 NODE_MODEL = {
     "id",
     "block_id",

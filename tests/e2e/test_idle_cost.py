@@ -7,8 +7,6 @@ over 30 s must stay under 1 % of one core (uvicorn's own tick included).
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,45 +17,17 @@ import httpx
 import psutil
 import pytest
 
+from tests.serving import embedded_server
 from tests.unit.api.graph_samples import calculator
 
 MEASURED_SECONDS = 30.0
 IDLE_CPU_LIMIT = 0.01  # of one core
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def embedded_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("JWT_VERIFY_KEY", "AGENTGRAPH_DATABASE_URL")},
-        "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
-        "AGENTGRAPH_PORT": str(port),
-    }
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("serve did not come up:\n" + (tmp_path / "serve.log").read_text())
-            time.sleep(0.1)
+def serving(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
+    with embedded_server(tmp_path) as (base, env, proc):
         yield base, env, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def _run_a_graph(base: str, env: dict[str, str]) -> None:
@@ -81,9 +51,9 @@ def _run_a_graph(base: str, env: dict[str, str]) -> None:
 
 
 def test_an_idle_embedded_server_uses_under_one_percent_of_a_core(
-    embedded_server: tuple[str, dict[str, str], int],
+    serving: tuple[str, dict[str, str], int],
 ) -> None:
-    base, env, pid = embedded_server
+    base, env, pid = serving
     _run_a_graph(base, env)
     server = psutil.Process(pid)
     time.sleep(2)  # let the read models catch up with the run

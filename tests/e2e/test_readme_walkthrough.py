@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -23,14 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = re.compile(r"<!-- walkthrough -->\n```bash\n(.*?)```", re.DOTALL)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _plain_copy(destination: Path) -> Path:
@@ -72,7 +67,7 @@ def test_the_readme_walkthrough_runs_the_example_graph_from_a_plain_copy(tmp_pat
         **_installed_cli(tmp_path / "bin", clone),
         "PYTHONPATH": str(clone),  # the copy's packages, not the checkout this test runs from
         "AGENTGRAPH_DATA_DIR": str(data),
-        "AGENTGRAPH_PORT": str(_free_port()),
+        "AGENTGRAPH_PORT": str(free_port()),
     }
     walk = subprocess.Popen(
         ["bash", "-e", "-o", "pipefail", "-c", script],

@@ -2,53 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.serving import embedded_server
 from tests.unit.api.graph_samples import calculator
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("JWT_VERIFY_KEY", "AGENTGRAPH_DATABASE_URL")},
-        "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
-        "AGENTGRAPH_PORT": str(port),
-    }
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("serve did not come up:\n" + (tmp_path / "serve.log").read_text())
-            time.sleep(0.1)
+    with embedded_server(tmp_path) as (base, env, _):
         yield base, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
     output = (tmp_path / "serve.log").read_text()
     assert "agentgraph dev-token USER" in output  # told how to get a token
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,12 @@ import httpx
 import psycopg
 import pytest
 
+from tests.serving import free_port, wait_until_healthy
+
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "api" / "examples" / "calculator.json"
 KEY = "roles-test-" + "k" * 40
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -137,19 +132,11 @@ def test_workers_start_without_a_jwt_key_and_only_the_api_opens_what_the_api_nee
     processes.wait_for_line("relay", "relay is active")
     processes.wait_for_line("projector", "running: projector")
 
-    port = _free_port()
+    port = free_port()
     api_env = {**env, "JWT_VERIFY_KEY": KEY, "AGENTGRAPH_PORT": str(port)}
     processes.start("api", api_env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert processes.started["api"].poll() is None and time.monotonic() < deadline, processes.logs()
-        time.sleep(0.1)
+    wait_until_healthy(base, lambda: processes.started["api"].poll() is None, processes.logs, timeout=60)
 
     token = subprocess.run(
         [sys.executable, "-m", "api.cli", "dev-token", "alice"],

@@ -12,6 +12,7 @@ from tests.autogpt_wire import (
     EXECUTION_STATS,
     GRAPH_EXECUTION_META,
     GRAPH_EXECUTION_WITH_NODES,
+    GRAPH_KEY_ORDER,
     GRAPH_META,
     GRAPH_MODEL,
     LINK,
@@ -35,19 +36,7 @@ def _create(client: TestClient, headers: dict[str, str], graph: dict[str, Any]) 
 def test_a_created_graph_answers_autogpts_graph_model_plus_our_token(client: TestClient, auth: AuthHeaders) -> None:
     created = _create(client, auth(), calculator())
     assert set(created) == GRAPH_MODEL | {"consistency_token"}
-    assert list(created)[: len(GRAPH_META)] == [  # AutoGPT's newest key order
-        "id",
-        "version",
-        "is_active",
-        "name",
-        "description",
-        "instructions",
-        "recommended_schedule_cron",
-        "forked_from_id",
-        "forked_from_version",
-        "user_id",
-        "created_at",
-    ]
+    assert list(created) == [*GRAPH_KEY_ORDER, "consistency_token"]  # AutoGPT's newest key order
     for node in created["nodes"]:
         assert set(node) == NODE_MODEL
         assert (node["graph_id"], node["graph_version"]) == (created["id"], 1)

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
+from tests.autogpt_wire import GRAPH_KEY_ORDER
 from tests.unit.api.conftest import AuthHeaders
 from tests.unit.api.graph_samples import calculator
 
@@ -102,21 +103,7 @@ def test_unknown_and_malformed_ids_are_404(client: TestClient, auth: AuthHeaders
 def test_export_gives_autogpt_json_that_imports_again(client: TestClient, auth: AuthHeaders) -> None:
     graph = client.post("/api/graphs", json={"graph": calculator()}, headers=auth()).json()
     exported = client.get(f"/api/graphs/{graph['id']}/export", headers=auth()).json()
-    assert list(exported)[:13] == [
-        "id",
-        "version",
-        "is_active",
-        "name",
-        "description",
-        "instructions",
-        "recommended_schedule_cron",
-        "forked_from_id",
-        "forked_from_version",
-        "user_id",
-        "created_at",
-        "nodes",
-        "links",
-    ]
+    assert list(exported) == GRAPH_KEY_ORDER
     assert exported["user_id"] == ""
     node = exported["nodes"][0]
     assert set(node) == {

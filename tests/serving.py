@@ -1,0 +1,58 @@
+"""Starting ``agentgraph serve`` as a real process in a test: a free port, the environment, waiting for health."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(base: str, alive: Callable[[], bool], log: Callable[[], str], timeout: float = 30.0) -> None:
+    """Poll ``base``/health until it answers 200; fail with the server's log if it died or took too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if not alive() or time.monotonic() > deadline:
+            raise AssertionError("serve did not come up:\n" + log())
+        time.sleep(0.1)
+
+
+@contextmanager
+def embedded_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
+    """``agentgraph serve`` (every role, SQLite in ``tmp_path``) on a free port: (base URL, its env, the process)."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("JWT_VERIFY_KEY", "AGENTGRAPH_DATABASE_URL")},
+        "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
+        "AGENTGRAPH_PORT": str(port),
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(base, lambda: proc.poll() is None, log_path.read_text)
+            yield base, env, proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
