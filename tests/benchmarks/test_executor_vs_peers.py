@@ -49,7 +49,10 @@ Decisions, so that the peers are measured at their best:
 Rounds are interleaved (each round runs every system once, in turn) after
 one unrecorded warm-up round, so a slow period of the machine touches every
 system alike. The table prints min and median steps/s per system and the
-ratios of the medians. The assertions are same-run ratios against DBOS
+ratios of the medians; for the side-effecting workloads, also the rate of
+the same calls made through the SendWebRequest block alone (no executor,
+nothing recorded): what the calls alone cost in this process, the ceiling
+of a system that had no overhead (within the noise of the machine). The assertions are same-run ratios against DBOS
 (the targets of issue 8), never absolute rates, which depend on the machine.
 """
 
@@ -59,7 +62,7 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +73,7 @@ import pytest
 from eventsourcing.utils import get_topic
 from psycopg.rows import dict_row
 
-from adapters.blocks.http import SendWebRequestBlock
+from adapters.blocks.http import HttpPolicy, SendWebRequestBlock
 from adapters.settings import Settings
 from api.bootstrap import ExecutorService
 from api.composition import build_container
@@ -82,19 +85,21 @@ from domain.execution_status import ExecutionStatus
 from tests.benchmarks.counting_server import CountingServer, counting_server
 from tests.fixtures.services import fresh_database
 
-dbos = pytest.importorskip("dbos", reason='the peers are in the bench extra: pip install -e ".[dev,bench]"')
+pytest.importorskip("dbos", reason='the peers are in the bench extra: pip install -e ".[dev,bench]"')
 pytest.importorskip("langgraph.checkpoint.postgres", reason="langgraph-checkpoint-postgres is in the bench extra")
 
-from dbos import DBOS  # noqa: E402
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
-from psycopg_pool import AsyncConnectionPool  # noqa: E402
+from dbos import DBOS
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.graph import END, START, StateGraph
+from psycopg_pool import AsyncConnectionPool
 
 pytestmark = pytest.mark.benchmark
 
 ROUNDS = 3
 """Measured rounds per workload (after one warm-up round); the table shows their min and median."""
 USER = "bench"
+SYSTEMS = ("agentgraph", "DBOS", "LangGraph")
+BLOCK_ALONE = "block alone"
 RUN_ENDED = [get_topic(event) for event in RUN_ENDINGS]
 DEADLINE_SECONDS = 600.0
 """The longest a round may take before the benchmark gives up on a system (a hang, not a slow run)."""
@@ -273,10 +278,11 @@ class LangGraph:
         key = (workload.steps, workload.side_effect)
         if key not in self.compiled:
             builder = StateGraph(ChainState)
+            step: Any = _post(url) if workload.side_effect else _add
             previous = START
             for index in range(workload.steps):
                 node = f"s{index}"
-                builder.add_node(node, _post(url) if workload.side_effect else _add)
+                builder.add_node(node, step)
                 builder.add_edge(previous, node)
                 previous = node
             builder.add_edge(previous, END)
@@ -314,6 +320,31 @@ def _post(url: str) -> Callable[[ChainState], Awaitable[ChainState]]:
     return post
 
 
+# -- the side effect alone -----------------------------------------------------------------
+
+
+@dataclass
+class BlockAlone:
+    """agentgraph's SendWebRequest block called in the same chains, with no executor and nothing recorded.
+
+    Not a system: the ceiling of the side-effecting workloads, what the
+    calls alone cost in this process (printed beside the systems, no target).
+    """
+
+    name: str = BLOCK_ALONE
+    block: SendWebRequestBlock = field(default_factory=lambda: SendWebRequestBlock(HttpPolicy(True)))
+
+    async def run(self, workload: Workload, server: CountingServer) -> float:
+        async def chain(body: Any) -> None:
+            for _ in range(workload.steps):
+                outputs = [value async for _pin, value in self.block.execute({"url": server.url, "body": body})]
+                body = outputs[-1]
+
+        started = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(chain(index) for index in range(workload.chains))), DEADLINE_SECONDS)
+        return time.perf_counter() - started
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -330,15 +361,16 @@ class Table:
         return statistics.median(self.rates[workload.label][system])
 
     def lines(self) -> list[str]:
-        """The table: min / median steps/s per system, then the ratios of agentgraph's median to the peers'."""
-        systems = ["agentgraph", "DBOS", "LangGraph"]
-        out = [f"{'steps/s: min / median':<28}" + "".join(f"{s:>20}" for s in systems) + "   ag/DBOS   ag/LG"]
+        """The table: min / median steps/s per system, the ratios of agentgraph's median to the peers', the ceiling."""
+        head = "".join(f"{s:>20}" for s in SYSTEMS) + f"{'ag/DBOS':>10}{'ag/LG':>10}{BLOCK_ALONE:>20}"
+        out = [f"{'steps/s: min / median':<28}{head}"]
         for label, per_system in self.rates.items():
-            medians = {s: statistics.median(rates) for s, rates in per_system.items()}
-            cells = "".join(f"{min(per_system[s]):>11.0f} /{medians[s]:>6.0f}" for s in systems if s in per_system)
-            if len(medians) == len(systems):
-                ours = medians["agentgraph"]
-                cells += f"{ours / medians['DBOS']:>9.1f}x{ours / medians['LangGraph']:>7.1f}x"
+            cells = "".join(f"{min(per_system[s]):>11.0f} /{statistics.median(per_system[s]):>6.0f}" for s in SYSTEMS)
+            ours = statistics.median(per_system["agentgraph"])
+            cells += "".join(f"{ours / statistics.median(per_system[s]):>9.1f}x" for s in SYSTEMS[1:])
+            if BLOCK_ALONE in per_system:
+                alone = per_system[BLOCK_ALONE]
+                cells += f"{min(alone):>11.0f} /{statistics.median(alone):>6.0f}"
             out.append(f"{label:<28}{cells}")
         return out
 
@@ -363,7 +395,7 @@ def server() -> Iterator[CountingServer]:
 
 
 @pytest.fixture
-async def systems(databases: dict[str, str], tmp_path: Path) -> Any:
+async def systems(databases: dict[str, str], tmp_path: Path) -> AsyncIterator[list[System]]:
     """The three systems, started; DBOS and the LangGraph pool are shut down after the test."""
     settings = Settings(
         AGENTGRAPH_DATABASE_URL=databases["agentgraph"],
@@ -374,7 +406,7 @@ async def systems(databases: dict[str, str], tmp_path: Path) -> Any:
     )
     async with AsyncExitStack() as stack:
         _HTTP["client"] = await stack.enter_async_context(httpx.AsyncClient(limits=httpx.Limits(max_connections=50)))
-        pool = await stack.enter_async_context(
+        pool: AsyncConnectionPool[Any] = await stack.enter_async_context(
             AsyncConnectionPool(
                 databases["langgraph"],
                 kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
@@ -393,8 +425,9 @@ async def systems(databases: dict[str, str], tmp_path: Path) -> Any:
 
 async def _measure(workload: Workload, systems: list[System], server: CountingServer) -> None:
     """One warm-up round, then ``ROUNDS`` interleaved rounds; every figure goes into ``TABLE``."""
+    measured = [*systems, BlockAlone()] if workload.side_effect else systems
     for round_number in range(ROUNDS + 1):
-        for system in systems:
+        for system in measured:
             calls_before = server.calls()
             seconds = await system.run(workload, server)
             if workload.side_effect:  # no call lost, none repeated (nothing crashed)
