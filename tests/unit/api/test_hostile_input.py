@@ -153,22 +153,19 @@ RECORDING_ROUTES = [
 ]
 
 
-@pytest.mark.parametrize("depth", [250, 470, 5000])
+@pytest.mark.parametrize("depth", [250, 470, 900])
 @pytest.mark.parametrize(("method", "path", "template"), RECORDING_ROUTES)
-def test_json_nested_hundreds_of_levels_is_a_4xx_on_every_recording_route(
+def test_json_nested_hundreds_of_levels_is_422_on_every_recording_route(
     client: TestClient, auth: AuthHeaders, container: Container, method: str, path: str, template: bytes, depth: int
 ) -> None:
     graph_id = _graph(client, auth())
     before = recorded(container)
-    deep = b'[{"x": ' * depth + b"1" + b"}]" * depth
+    deep = b'[{"x": ' * (depth // 2) + b"1" + b"}]" * (depth // 2)  # lists and objects, ``depth`` levels
     headers = {**auth(), "Content-Type": "application/json"}
 
     response = client.request(method, path.format(graph_id=graph_id), content=template % deep, headers=headers)
 
-    # within what a JSON parser reads: 422 naming the limit; beyond it: 400, the body cannot be parsed
-    assert response.status_code in (400, 422), response.text[:500]
-    if response.status_code == 422:
-        assert_refused_for(response, "max_depth")
+    assert_refused_for(response, "max_depth")
     assert recorded(container) == before
 
 
