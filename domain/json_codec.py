@@ -140,8 +140,12 @@ def _unencodable(value: Any, exc: PydanticSerializationError, max_depth: int) ->
     if json_depth(value) > max_depth:
         return _too_deep(max_depth, "stored_depth")
     if "surrogates not allowed" in str(exc):
-        return JSONLimitError("unicode", None, "text is not valid Unicode (it holds a lone surrogate)")
+        return _not_unicode()
     return JSONLimitError("json_type", None, f"the value is not plain JSON: {exc}")
+
+
+def _not_unicode() -> JSONLimitError:
+    return JSONLimitError("unicode", None, "text is not valid Unicode (it holds a lone surrogate)")
 
 
 def _too_deep(maximum: int, limit: str = "max_depth", path: Path = ()) -> JSONLimitError:
@@ -216,3 +220,8 @@ def _check_string(text: str) -> None:
         )
     if "\x00" in text:
         raise JSONLimitError("nul_character", None, "a string holds a NUL character (U+0000), which no store keeps")
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise _not_unicode() from None

@@ -203,6 +203,21 @@ def test_each_limit_is_422_on_every_recording_route_and_nothing_is_recorded(
     assert [v["version"] for v in client.get(f"/api/graphs/{graph_id}/versions", headers=auth()).json()] == [1]
 
 
+def test_text_that_is_not_unicode_is_422_naming_where_it_is_not_500(
+    client: TestClient, auth: AuthHeaders, container: Container
+) -> None:
+    graph_id = _graph(client, auth())
+    before = recorded(container)
+    headers = {**auth(), "Content-Type": "application/json"}
+    body = b'{"inputs": {"Input": {"text": "a\\ud800"}}}'  # a lone surrogate: valid JSON, not valid text
+
+    response = client.post(f"/api/graphs/{graph_id}/execute/1", content=body, headers=headers)
+
+    assert_refused_for(response, "unicode")
+    assert response.json()["detail"][0]["loc"] == ["body", "inputs", "Input", "text"]
+    assert recorded(container) == before
+
+
 def test_values_at_the_limits_are_recorded(client: TestClient, auth: AuthHeaders) -> None:
     graph_id = _graph(client, auth())
     # the body itself, its inputs and this object are three of the levels
@@ -232,6 +247,7 @@ large_json = st.one_of(
     st.integers(MAX_JSON_ITEMS + 1, MAX_JSON_ITEMS + 100).map(lambda n: {f"k{i}": 0 for i in range(n)}),
     st.integers(3, 6).map(lambda n: ["w" * (MAX_JSON_BYTES // 3)] * n),
     st.text(max_size=8).map(lambda text: text + "\x00"),
+    st.text(max_size=8).map(lambda text: text + "\ud800"),
 )
 hostile_json = st.one_of(deep_json(), large_json)
 
@@ -248,18 +264,21 @@ HOSTILE = settings(
 def _send(client: TestClient, headers: dict[str, str], graph_id: str, route: str, value: Any) -> Any:
     graph = calculator()
     graph["nodes"][1]["input_default"]["b"] = value
-    if route == "create":
-        return client.post("/api/graphs", json={"graph": graph}, headers=headers)
-    if route == "import":
-        return client.post("/api/graphs", json=graph, headers=headers)
-    if route == "update":
-        return client.put(f"/api/graphs/{graph_id}", json={"graph": graph}, headers=headers)
-    if route == "execute inputs":
-        return client.post(f"/api/graphs/{graph_id}/execute/1", json={"inputs": {"Input": value}}, headers=headers)
-    if route == "execute credentials":
-        body = {"inputs": {"Input": 1}, "credentials_inputs": {"creds": value}}
-        return client.post(f"/api/graphs/{graph_id}/execute/1", json=body, headers=headers)
-    return client.post(f"/api/blocks/{CALCULATOR}/execute", json={"a": value, "b": 1}, headers=headers)
+    method, url, body = {
+        "create": ("POST", "/api/graphs", {"graph": graph}),
+        "import": ("POST", "/api/graphs", graph),
+        "update": ("PUT", f"/api/graphs/{graph_id}", {"graph": graph}),
+        "execute inputs": ("POST", f"/api/graphs/{graph_id}/execute/1", {"inputs": {"Input": value}}),
+        "execute credentials": (
+            "POST",
+            f"/api/graphs/{graph_id}/execute/1",
+            {"inputs": {"Input": 1}, "credentials_inputs": {"creds": value}},
+        ),
+        "block execute": ("POST", f"/api/blocks/{CALCULATOR}/execute", {"a": value, "b": 1}),
+    }[route]
+    # escaped as ASCII, as a hostile client may send it: a lone surrogate is valid JSON, not valid UTF-8
+    content = json.dumps(body).encode()
+    return client.request(method, url, content=content, headers={**headers, "Content-Type": "application/json"})
 
 
 @pytest.mark.parametrize("route", ROUTES)
