@@ -309,7 +309,7 @@ def db_init() -> None:
             f"event stores (SQLite in {folder}): {', '.join(f'{c}.sqlite3' for c in CONTEXTS)}", soft_wrap=True
         )
         read_where = f"SQLite {folder / 'read.sqlite3'}"
-    tables = ["projection_positions", *(t.name for p in all_projections() for t in p.tables)]
+    tables = ["projection_positions", "dead_letters", *(t.name for p in all_projections() for t in p.tables)]
     console.print(f"read models ({read_where}): {', '.join(f'{SCHEMA}.{t}' for t in tables)}", soft_wrap=True)
     if settings.kafka_bootstrap:
         ensure_topics(

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from projections.envelope import EventEnvelope
 from projections.store import ReadModelTx
@@ -34,6 +37,24 @@ class UnreadableEvent(EventEnvelope):
     """A stored event whose form could not be decoded: what is known of it, and why (never applied, parked)."""
 
     error: str = ""
+
+
+class ParkedEvents(BaseModel):
+    """An answer's ``parked_events``: present only when its aggregate has parked events (AutoGPT's keys unchanged)."""
+
+    parked_events: int | None = Field(
+        default=None,
+        description="Events of this graph or run its read model parked instead of applying (so this answer may be "
+        "behind its event store; an operator lists them with `agentgraph projections dead-letters` and re-applies "
+        "them with `agentgraph projections retry`). Absent when there are none.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_none(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.parked_events is None and isinstance(data, dict):
+            data.pop("parked_events", None)
+        return data
 
 
 def parked_counts(tx: ReadModelTx, projection: str, aggregate_ids: Collection[str]) -> dict[str, int]:
