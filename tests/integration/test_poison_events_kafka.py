@@ -1,0 +1,160 @@
+"""A poison event parks on the distributed path too: PostgreSQL event store -> relay -> Kafka -> projector."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import projections.graphs.projection as graphs_projection
+from adapters.kafka_projector import KafkaProjector
+from adapters.kafka_relay import Relay
+from adapters.settings import Settings
+from api.cli import app
+from api.composition import Container, build_container
+from domain.agent_format import GraphPayload
+from domain.event_types import type_name
+from domain.execution import GraphExecution
+from domain.graph import Graph
+from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
+from projections.envelope import EventEnvelope
+from projections.registry import all_projections
+from projections.store import ReadModelTx
+from tests import poison
+from tests.read_models import table_rows
+from tests.unit.api.graph_samples import calculator
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 3
+FIRST_POLL_SECONDS = 60.0
+"""The projector's first group join (Tansu is slow at it); afterwards reads are prompt."""
+WITHIN_A_SECOND = 1.0
+
+
+@pytest.fixture
+def settings(postgres_dsn: str, kafka_bootstrap: str, kafka_topic_prefix: str, tmp_path: Path) -> Settings:
+    return Settings(
+        AGENTGRAPH_DATABASE_URL=postgres_dsn,
+        AGENTGRAPH_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        AGENTGRAPH_KAFKA_TOPIC_PREFIX=kafka_topic_prefix.rstrip("."),
+        AGENTGRAPH_KAFKA_PARTITIONS=PARTITIONS,
+        JWT_VERIFY_KEY="poison-" + "k" * 40,
+        AGENTGRAPH_DATA_DIR=tmp_path / "data",
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = build_container(settings)
+    yield built
+    built.close()
+
+
+@contextmanager
+def _running(container: Container) -> Iterator[None]:
+    """The relay and the Kafka projector, each in a thread (a projector that fails stays down)."""
+    settings = container.settings
+    assert settings.database_url and settings.kafka_bootstrap
+    relay = Relay(
+        settings.database_url, container.event_logs, settings.kafka_bootstrap, settings.kafka_topic_prefix, PARTITIONS
+    )
+    projector = KafkaProjector(
+        container.read_store,
+        all_projections(),
+        settings.kafka_bootstrap,
+        settings.kafka_topic_prefix,
+        sorted(container.event_logs),
+        consumer_config={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
+    )
+    stop = threading.Event()
+    threads = [threading.Thread(target=worker, args=(stop,), daemon=True) for worker in (relay.run, projector.run)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+
+
+def _readable(read: Callable[[], object], timeout: float) -> float:
+    """Seconds until ``read`` stops raising not-found (fails after ``timeout``)."""
+    started = time.monotonic()
+    while True:
+        try:
+            read()
+            return time.monotonic() - started
+        except (GraphNotFoundError, ExecutionNotFoundError):
+            assert time.monotonic() - started < timeout, "not readable in time"
+            time.sleep(0.02)
+
+
+def _bobs_graph_and_run(container: Container, name: str) -> Callable[[], object]:
+    graph_id = str(container.graphs.create_graph("bob", GraphPayload.model_validate(calculator(name))).aggregate_id)
+    run = container.executions.request_execution(
+        user_id="bob",
+        graph_id=graph_id,
+        graph_version=1,
+        graph=container.graphs.graph_for_run("bob", graph_id, 1),
+        lookup=container.blocks.get,
+        inputs={"Input": 1},
+    )
+    queries, runs = container.graph_queries, container.run_queries
+    return lambda: (queries.get_graph("bob", graph_id), runs.get_run("bob", str(run.aggregate_id)))
+
+
+def test_the_kafka_projector_parks_poison_events_and_every_other_user_reads_on(
+    container: Container, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph_id = container.graphs.create_graph("mallory", GraphPayload.model_validate(calculator("m"))).aggregate_id
+    poison.graph_version_without_content(container.graphs, graph_id, 2)
+    run_id = poison.run_nested_too_deep(container.executions, "mallory", str(graph_id))
+    first = _bobs_graph_and_run(container, "bob's first")
+
+    with _running(container):
+        _readable(first, FIRST_POLL_SECONDS)  # behind the poison in the same logs
+        took = _readable(_bobs_graph_and_run(container, "bob's second"), FIRST_POLL_SECONDS)
+        assert took < WITHIN_A_SECOND
+
+        monkeypatch.setenv("AGENTGRAPH_DATABASE_URL", str(settings.database_url))
+        monkeypatch.setenv("AGENTGRAPH_KAFKA_BOOTSTRAP", str(settings.kafka_bootstrap))
+        monkeypatch.setenv("AGENTGRAPH_KAFKA_TOPIC_PREFIX", settings.kafka_topic_prefix)
+        monkeypatch.setenv("AGENTGRAPH_KAFKA_PARTITIONS", str(PARTITIONS))
+        listed = CliRunner().invoke(app, ["projections", "dead-letters", "--json"])
+        assert listed.exit_code == 0, listed.output
+        parked = {(d["projection"], d["aggregate_id"], d["event_type"]): d for d in json.loads(listed.stdout)}
+        version_2 = parked[("graphs", str(graph_id), type_name(Graph.VersionCreated))]
+        assert "KeyError" in version_2["error"] and version_2["attempts"] >= 3
+        requested = parked[("executions", str(run_id), type_name(GraphExecution.Requested))]
+        assert "does not decode" in requested["error"]  # the relay marked it, the projector parked it
+        assert (
+            parked[("executions", str(run_id), type_name(GraphExecution.Queued))]["held_behind"]
+            == (requested["log_position"])
+        )
+        assert container.graph_queries.get_graph("mallory", str(graph_id)).parked_events == 1
+
+        # a release that reads a version without content as an empty graph: the retry applies it once
+        handlers = graphs_projection._HANDLERS._by_name
+        original = handlers[type_name(Graph.VersionCreated)]
+
+        def fixed(tx: ReadModelTx, event: EventEnvelope) -> None:
+            original(tx, dataclasses.replace(event, data={"content": {}, **event.data}))
+
+        monkeypatch.setitem(handlers, type_name(Graph.VersionCreated), fixed)
+        retried = CliRunner().invoke(app, ["projections", "retry", str(version_2["id"])])
+        assert retried.exit_code == 0, retried.output
+        assert "1 applied, 0 still failing" in retried.stdout
+        assert "0 applied" in CliRunner().invoke(app, ["projections", "retry", str(version_2["id"])]).stdout
+    graph = container.graph_queries.get_graph("mallory", str(graph_id))
+    assert graph.version == 2 and graph.parked_events is None
+    row = next(r for r in table_rows(container.read_store, "graphs", "graph_id") if r["graph_id"] == str(graph_id))
+    assert (row["latest_version"], row["change_count"]) == (2, 2)
