@@ -35,7 +35,12 @@ DEAD_LETTERS = sa.Table(
     sa.Column("context", sa.Text(), nullable=False, comment="The bounded context whose log holds the event."),
     sa.Column("log_position", sa.BigInteger(), nullable=False, comment="The event's position in that log."),
     sa.Column("aggregate_id", sa.Text(), nullable=False, comment="The aggregate the event belongs to."),
-    sa.Column("event_type", sa.Text(), nullable=False, comment="The event's type (e.g. GraphExecution.Requested)."),
+    sa.Column(
+        "event_type",
+        sa.Text(),
+        nullable=False,
+        comment="The event's type (Aggregate.EventName, as envelopes carry it).",
+    ),
     sa.Column(
         "held_behind",
         sa.BigInteger(),
