@@ -13,7 +13,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from domain.execution import GraphExecution
+from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 
 AT = "2026-01-01T00:00:00+00:00"
@@ -52,3 +52,13 @@ def run_nested_too_deep(executions: Application[UUID], user_id: str, graph_id: s
         ]
     )
     return run_id
+
+
+def stop_request_without_run(executions: Application[UUID]) -> UUID:
+    """Record a stop request that names no run: a feed cannot act on it; its id."""
+    state = {"originator_topic": get_topic(ExecutionStopRequest), "requested_by": "mallory", "timestamp": AT}
+    request_id = uuid4()
+    executions.recorder.insert_events(
+        [StoredEvent(request_id, 1, get_topic(ExecutionStopRequest.Requested), json.dumps(state).encode())]
+    )
+    return request_id

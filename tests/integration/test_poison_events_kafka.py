@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import threading
@@ -11,12 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from eventsourcing.utils import get_topic
 from typer.testing import CliRunner
 
 import projections.graphs.projection as graphs_projection
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay
 from adapters.settings import Settings
+from api.bootstrap import ExecutorService, RelayService
 from api.cli import app
 from api.composition import Container, build_container
 from domain.agent_format import GraphPayload
@@ -158,3 +161,47 @@ def test_the_kafka_projector_parks_poison_events_and_every_other_user_reads_on(
     assert graph.version == 2 and graph.parked_events is None
     row = next(r for r in table_rows(container.read_store, "graphs", "graph_id") if r["graph_id"] == str(graph_id))
     assert (row["latest_version"], row["change_count"]) == (2, 2)
+
+
+async def test_the_executor_fails_a_run_it_cannot_load_and_runs_the_others(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    container = build_container(settings)
+    relay, executor = RelayService(container), ExecutorService(container)
+    graph_id = str(container.graphs.create_graph("mallory", GraphPayload.model_validate(calculator("m"))).aggregate_id)
+    unloadable = poison.run_nested_too_deep(container.executions, "mallory", graph_id)
+    stop_request = poison.stop_request_without_run(container.executions)
+    try:
+        await relay.start()
+        await executor.start()
+        bobs = str(container.graphs.create_graph("bob", GraphPayload.model_validate(calculator("b"))).aggregate_id)
+        run = container.executions.request_execution(
+            user_id="bob",
+            graph_id=bobs,
+            graph_version=1,
+            graph=container.graphs.graph_for_run("bob", bobs, 1),
+            lookup=container.blocks.get,
+            inputs={"Input": 8},
+        ).aggregate_id
+        deadline = time.monotonic() + 90
+        while not (await asyncio.to_thread(container.executions.peek, "bob", run)).is_finished:
+            assert time.monotonic() < deadline, "bob's run did not finish"
+            await asyncio.sleep(0.1)
+        finished = await asyncio.to_thread(container.executions.load, run)
+        assert finished is not None and finished.status == "COMPLETED"
+        while True:
+            last = container.executions.recorder.select_events(unloadable, desc=True, limit=1)[0]
+            if last.topic == get_topic(GraphExecution.Failed):
+                break
+            assert time.monotonic() < deadline, "the unloadable run was not failed"
+            await asyncio.sleep(0.1)
+        assert "the run's stored events cannot be loaded" in json.loads(last.state)["error"]
+        # the stop request that names no run is passed over, once, by the feed (which goes on)
+        while "executor feed passed over" not in caplog.text:
+            assert time.monotonic() < deadline, "the feed never reached the stop request " + str(stop_request)
+            await asyncio.sleep(0.1)
+        assert caplog.text.count("executor feed passed over") == 1
+    finally:
+        await executor.stop()
+        await relay.stop()
+        container.close()
