@@ -93,6 +93,14 @@ def held_aggregates(tx: ReadModelTx, projection: str, context: str) -> dict[str,
     return {str(row["aggregate_id"]): int(row["first"]) for row in rows}
 
 
+def parked_positions(tx: ReadModelTx, projection: str) -> set[tuple[str, int]]:
+    """(context, log position) of every event ``projection`` parked."""
+    rows = tx.fetchall(
+        f"SELECT context, log_position FROM {_TABLE} WHERE projection = :projection", {"projection": projection}
+    )
+    return {(str(row["context"]), int(row["log_position"])) for row in rows}
+
+
 def park(
     tx: ReadModelTx,
     projection: str,
