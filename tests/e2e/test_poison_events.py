@@ -132,6 +132,12 @@ def test_a_poison_event_is_parked_and_every_other_user_reads_on(
     log = (tmp_path / "serve.log").read_text()
     assert log.count(f"execution {poisoned.run_id} the run's stored events cannot be loaded") == 1  # once
 
+    # the pipeline metrics count them
+    admin = {"Authorization": "Bearer " + _cli(env, "dev-token", "ops", "--admin").stdout.strip()}
+    metrics = httpx.get(f"{base}/api/admin/metrics/pipeline", headers=admin).json()
+    assert metrics["projections"]["graphs"]["graphs"]["parked"] == 1
+    assert metrics["projections"]["executions"]["executions"]["parked"] >= 3  # requested, queued, failed
+
     # mallory's graph still reads, at version 1, and says that an event of it is parked
     graph = httpx.get(f"{base}/api/graphs/{poisoned.graph_id}", headers=mallory)
     assert graph.status_code == 200, graph.text
