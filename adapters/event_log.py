@@ -6,6 +6,8 @@ the pipeline metrics. (An executor's start-up scan for open runs and a
 command's look at one run's first and last events read their own store.)
 On PostgreSQL it reads the rows as plain tuples (a rebuild reads millions
 of them); elsewhere it uses the recorder's own ``select_notifications``.
+A stored event that does not decode is read as an ``UnreadableEvent`` (what
+is known of it, and why), so it is parked, never a wall the log stops at.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.commit_signal import CommitSignal
-from projections.envelope import EventEnvelope, envelope_from_stored
+from domain.event_types import type_from_topic
+from projections.dead_letters import UnreadableEvent
+from projections.envelope import EventEnvelope, envelope_from_stored, event_id
 
 
 @dataclass
@@ -37,7 +41,7 @@ class EventLog:
             return self._read_postgres(recorder, after, limit, topics)
         notifications = recorder.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
         return [
-            envelope_from_stored(self.context, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            _envelope(self.context, n.id, n.originator_id, n.originator_version, n.topic, n.state)
             for n in notifications
         ]
 
@@ -50,9 +54,7 @@ class EventLog:
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(query, params, prepare=True)
             rows = cursor.fetchall()
-        return [
-            envelope_from_stored(self.context, n, oid, version, topic, state) for n, oid, version, topic, state in rows
-        ]
+        return [_envelope(self.context, n, oid, version, topic, state) for n, oid, version, topic, state in rows]
 
     def head(self) -> int:
         """The position of the newest event (0 for an empty log)."""
@@ -68,6 +70,25 @@ class EventLog:
         """What wakes a follower of this log when the store commits (None: the store tells nobody, poll)."""
         signal = getattr(self.app.recorder, "commits", None)
         return signal if isinstance(signal, CommitSignal) else None
+
+
+def _envelope(
+    context: str, position: int, aggregate_id: UUID | str, version: int, topic: str, state: bytes
+) -> EventEnvelope:
+    try:
+        return envelope_from_stored(context, position, aggregate_id, version, topic, state)
+    except Exception as error:  # decoding is pure: whatever it raises is this event's own fault
+        aggregate = str(aggregate_id)
+        return UnreadableEvent(
+            id=event_id(aggregate, version),
+            type=type_from_topic(topic),
+            context=context,
+            aggregate_id=aggregate,
+            aggregate_version=version,
+            position=position,
+            timestamp="",
+            error=f"the stored event does not decode: {type(error).__name__}: {error}"[:2000],
+        )
 
 
 def _select_after(recorder: PostgresApplicationRecorder, by_topic: bool) -> Composed:

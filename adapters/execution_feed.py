@@ -5,6 +5,11 @@ reads the executions log's ``Queued`` runs and stop requests and hands them
 to the executor, woken by every commit (in this process, and on PostgreSQL
 in any process).
 
+An event the feed cannot act on (a stop request without its fields, a
+stored event that does not decode) is logged once and passed over: the feed
+never stops at it. A queued run is handed on by its id alone, so one whose
+events do not load is failed by the executor (``load_or_fail``).
+
 On start it first recovers: every run queued but not finished (by
 scanning the log's queued and end events, without loading aggregates) is
 submitted again, so a restarted executor resumes them.
@@ -69,11 +74,14 @@ class ExecutionLogFeed:
     def _deliver(self, batch: list[EventEnvelope]) -> None:
         """In the follower's thread: hand each run and stop request to the executor's loop, in log order."""
         for event in batch:
-            if event.type == _QUEUED_TYPE:
-                self._call(self._executor.submit, UUID(event.aggregate_id))
-            else:
-                execution_id, requested_by = event.data["execution_id"], event.data["requested_by"]
-                self._call(self._executor.stop_requested, UUID(str(execution_id)), str(requested_by))
+            try:
+                if event.type == _QUEUED_TYPE:
+                    self._call(self._executor.submit, UUID(event.aggregate_id))
+                else:
+                    execution_id, requested_by = event.data["execution_id"], event.data["requested_by"]
+                    self._call(self._executor.stop_requested, UUID(str(execution_id)), str(requested_by))
+            except (KeyError, ValueError, TypeError) as error:
+                log.error("execution feed passed over %s at position %d: %r", event.type, event.position, error)
 
     def _call(self, method: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -9,7 +9,9 @@ of those runs so the new owner can take them. Queued runs and stop requests
 harmless: the executor claims a run once, and the run aggregate's optimistic
 concurrency stops a second executor from writing twice. If the consumer
 fails, it lets go of its partitions' runs and starts again
-(``adapters.background_worker``).
+(``adapters.background_worker``). A record it cannot act on (one that does
+not decode, a stop request without its fields) is logged once and passed
+over, never retried for ever.
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ class KafkaExecutionFeed:
                 self._executor.release, lambda execution_id: partition_for(str(execution_id), self._partitions) in lost
             )
 
+    def _deliver(self, record: Any) -> None:
+        envelope = decode(record.value)
+        if envelope["type"] == QUEUED:
+            self._call(self._executor.submit, UUID(envelope["aggregate_id"]))
+        elif envelope["type"] == STOP_REQUESTED:
+            data = envelope["data"]
+            self._call(self._executor.stop_requested, UUID(data["execution_id"]), data["requested_by"])
+
     def _consume(self, stop: threading.Event) -> None:
         feed = self
 
@@ -123,12 +133,10 @@ class KafkaExecutionFeed:
                 offsets = {}
                 for tp, records in polled.items():
                     for record in records:
-                        envelope = decode(record.value)
-                        if envelope["type"] == QUEUED:
-                            self._call(self._executor.submit, UUID(envelope["aggregate_id"]))
-                        elif envelope["type"] == STOP_REQUESTED:
-                            data = envelope["data"]
-                            self._call(self._executor.stop_requested, UUID(data["execution_id"]), data["requested_by"])
+                        try:
+                            self._deliver(record)
+                        except (KeyError, ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+                            log.error("executor feed passed over %s offset %d: %r", tp, record.offset, error)
                     offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, None, -1)
                 if offsets:
                     consumer.commit(offsets)

@@ -8,6 +8,11 @@ to Kafka only after that transaction committed, and on partition assignment
 the consumer seeks to the offsets stored with the read models (they are the
 truth; Kafka's committed offsets are only a hint). Several projector
 processes share the partitions as one consumer group.
+
+A poll that fails is applied again in place, with the retry policy's
+back-off; an event that keeps failing is parked by the read store
+(``projections.dead_letters``), and a record that does not decode (or that
+the relay marked unreadable) is parked as an ``UnreadableEvent``.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from typing import Any
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
+from adapters.kafka_relay import UNREADABLE_HEADER
 from adapters.kafka_topics import context_of, topic_for
 from adapters.read_store import ReadStore
 from adapters.throughput import Throughput
 from domain.json_codec import decode
+from application.retry import retrying
 from projections.base import Projection
+from projections.dead_letters import UnreadableEvent
 from projections.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
@@ -89,6 +97,7 @@ class KafkaProjector:
         topics = [topic_for(self.prefix, c) for c in self.contexts]
         self._consumer = KafkaConsumer(**self._config)
         self._consumer.subscribe(topics, listener=_SeekToStoredOffsets(self))
+        apply = retrying("applying a poll to the read models", log, stop)
         try:
             while not stop.is_set():
                 polled = self._consumer.poll(timeout_ms=200, max_records=self.max_records)
@@ -97,15 +106,38 @@ class KafkaProjector:
                 groups: list[tuple[str, int, list[EventEnvelope], int]] = []
                 offsets: dict[TopicPartition, OffsetAndMetadata] = {}
                 for tp, records in polled.items():
+                    context = context_of(self.prefix, tp.topic)
                     by_position: dict[int, EventEnvelope] = {}
                     for record in records:
                         event = EventEnvelope.from_json(decode(record.value))
+                        event = _decoded(context, record)
                         by_position[event.position] = event
                     batch = [by_position[p] for p in sorted(by_position)]
-                    groups.append((context_of(self.prefix, tp.topic), tp.partition, batch, records[-1].offset))
+                    groups.append((context, tp.partition, batch, records[-1].offset))
                     offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, None, -1)
                 self.received.add(sum(len(batch) for _, _, batch, _ in groups))
-                self.applied.add(self.store.apply_polled(self.projections, groups))
+                self.applied.add(apply(self.store.apply_polled, self.projections, groups))
                 self._consumer.commit(offsets)  # after the read models committed
         finally:
             self._consumer.close()
+
+
+def _decoded(context: str, record: Any) -> EventEnvelope:
+    """The record's envelope, or what its key and headers tell of it when it does not decode."""
+    headers = {key: value.decode(errors="replace") for key, value in record.headers or []}
+    try:
+        if UNREADABLE_HEADER in headers:
+            raise ValueError(headers[UNREADABLE_HEADER])
+        return EventEnvelope.from_json(decode(record.value))
+    except Exception as error:  # decoding is pure: whatever it raises is this record's own fault
+        aggregate = record.key.decode(errors="replace") if record.key else ""
+        return UnreadableEvent(
+            id=f"{aggregate}:?",
+            type=headers.get("type", "?"),
+            context=context,
+            aggregate_id=aggregate,
+            aggregate_version=0,
+            position=int(headers.get("position", "0")),
+            timestamp="",
+            error=str(error) if UNREADABLE_HEADER in headers else f"the record does not decode: {error!r}"[:2000],
+        )

@@ -4,7 +4,8 @@ It follows each context's notification log (one ``LogFollower`` per
 context, woken by the store's commits) and publishes every event as a
 JSON envelope (``projections.envelope``) to ``<prefix>.<context>``, keyed by
 aggregate id (a stop request by its run's id, so it reaches the run's owner),
-with headers ``type``, ``position`` and a W3C ``traceparent``.
+with headers ``type``, ``position`` and a W3C ``traceparent`` (and ``unreadable``,
+the reason, for a stored event that does not decode: consumers park it).
 The producer is idempotent with ``acks=all``; the relay records its
 position per context only after Kafka acknowledged the whole batch, so a
 crash re-publishes at most the unacknowledged tail (consumers skip events
@@ -38,12 +39,15 @@ from adapters.kafka_topics import ensure_topics, partition_for, topic_for
 from adapters.log_follower import LogFollower
 from adapters.throughput import Throughput
 from domain.json_codec import encode
+from projections.dead_letters import UnreadableEvent
 from projections.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
 
 RELAY_LOCK_KEY = zlib.crc32(b"agentgraph:relay")
 POSITIONS_TABLE = "agentgraph_relay_positions"
+UNREADABLE_HEADER = "unreadable"
+"""Header of a record whose stored event does not decode: why (its value holds no data)."""
 
 
 def traceparent(event: EventEnvelope) -> str:
@@ -184,6 +188,7 @@ class Relay:
                     ("type", event.type.encode()),
                     ("position", str(event.position).encode()),
                     ("traceparent", traceparent(event).encode()),
+                    *([(UNREADABLE_HEADER, event.error.encode())] if isinstance(event, UnreadableEvent) else []),
                 ],
             )
             for event in batch

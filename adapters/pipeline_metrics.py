@@ -43,6 +43,11 @@ class ProjectionFigures(BaseModel):
 
     applied: int = Field(description="Last log position applied (with Kafka: the furthest of its partitions)")
     lag: int = Field(description="head - applied: events in the store the projection has not applied yet")
+    parked: int = Field(
+        default=0,
+        description="Events of this context the projection parked instead of applying (read.dead_letters: "
+        "agentgraph projections dead-letters lists them, agentgraph projections retry re-applies them)",
+    )
 
 
 class RelayFigures(BaseModel):
@@ -148,10 +153,15 @@ class PipelineMetrics:
                 relay_lag=max(0, head - position) if position is not None else None,
             )
         projections: dict[str, dict[str, ProjectionFigures]] = {}
+        parked = self.store.parked_counts()
         for projection in self.projections:
             applied = applied_positions(self.store, projection)
             projections[projection.name] = {
-                context: ProjectionFigures(applied=applied[context], lag=max(0, heads[context] - applied[context]))
+                context: ProjectionFigures(
+                    applied=applied[context],
+                    lag=max(0, heads[context] - applied[context]),
+                    parked=parked.get((projection.name, context), 0),
+                )
                 for context in sorted(projection.contexts)
             }
         return PipelineSnapshot(

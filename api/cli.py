@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 agents_app = typer.Typer(help="Import and export AutoGPT agents.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
-projections_app = typer.Typer(help="Read models: status and rebuilds.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models: status, rebuilds and parked events.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 db_app = typer.Typer(help="Event stores, read-model tables and Kafka topics.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -310,7 +310,7 @@ def db_init() -> None:
             f"event stores (SQLite in {folder}): {', '.join(f'{c}.sqlite3' for c in CONTEXTS)}", soft_wrap=True
         )
         read_where = f"SQLite {folder / 'read.sqlite3'}"
-    tables = ["projection_positions", *(t.name for p in all_projections() for t in p.tables)]
+    tables = ["projection_positions", "dead_letters", *(t.name for p in all_projections() for t in p.tables)]
     console.print(f"read models ({read_where}): {', '.join(f'{SCHEMA}.{t}' for t in tables)}", soft_wrap=True)
     if settings.kafka_bootstrap:
         ensure_topics(
@@ -393,6 +393,69 @@ def projections_rebuild(
         console.print(f"rebuilt {', '.join(p.name for p in chosen)}")
     finally:
         container.close()
+
+
+@projections_app.command("dead-letters")
+def projections_dead_letters(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON list instead of a table")] = False,
+) -> None:
+    """The events projections parked because they could not apply them (read.dead_letters)."""
+    from api.composition import Part
+
+    container = _open(_settings(), {Part.READ_STORE})
+    try:
+        letters = container.read_store.dead_letters()
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps([letter.as_json() for letter in letters], indent=2))
+        return
+    table = Table(title="Parked events")
+    for column in ("id", "projection", "context", "position", "aggregate", "event type", "attempts", "last failure"):
+        table.add_column(column, no_wrap=column in ("id", "aggregate"))
+    table.add_column("error", overflow="fold")
+    for letter in letters:
+        table.add_row(
+            str(letter.id),
+            letter.projection,
+            letter.context,
+            str(letter.log_position),
+            letter.aggregate_id,
+            letter.event_type,
+            str(letter.attempts),
+            letter.last_failure,
+            escape(letter.error),
+        )
+    console.print(table)
+    console.print(f"{len(letters)} parked event(s); re-apply them after a fix with: agentgraph projections retry")
+
+
+@projections_app.command("retry")
+def projections_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Parked events to re-apply (ids from dead-letters)")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Re-apply every parked event")] = False,
+) -> None:
+    """Re-apply parked events, read again from the event store (each aggregate's parked events together, in order)."""
+    from api.composition import Part
+    from projections.registry import all_projections
+
+    if not ids and not every:
+        _fail("name the parked events to retry (ids from `agentgraph projections dead-letters`), or --all")
+    container = _open(_settings(), {Part.LOGS, Part.READ_STORE})
+    try:
+        logs = container.event_logs
+        outcome = container.read_store.retry_parked(
+            all_projections(), lambda context, position: logs[context].at(position), None if every else ids
+        )
+    finally:
+        container.close()
+    for letter in outcome.applied:
+        console.print(f"applied #{letter.id}: {letter.projection} {letter.event_type} at {letter.log_position}")
+    for letter, error in outcome.failed:
+        err_console.print(f"[red]still failing[/red] #{letter.id}: {escape(error)}", soft_wrap=True)
+    console.print(f"{len(outcome.applied)} applied, {len(outcome.failed)} still failing")
+    if outcome.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -8,13 +8,14 @@ Reading runs is the read side's job (``projections.executions.queries``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import ConnectionPoolClosedError, IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import get_topic
 
 from application.results import RunRequested, Written, position_of
@@ -26,6 +27,8 @@ from domain.graph_validation import BlockLookup, GraphValidationError
 from domain.not_found import ExecutionNotFoundError
 
 S = ExecutionStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,43 @@ class ExecutionsApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return execution if isinstance(execution, GraphExecution) else None
+
+    def load_or_fail(self, execution_id: UUID) -> GraphExecution | None:
+        """The run, for the executor to take; a run whose stored events cannot be replayed is failed instead.
+
+        A stored event that does not decode, or an aggregate that raises on
+        replay, would otherwise leave the run queued for ever (or retried for
+        ever): it is logged once and ended as FAILED by a ``Failed`` event
+        appended after its last stored one (``fail_unloadable``); None then.
+        A failing store is not the run's fault: that error is raised as it is.
+        """
+        try:
+            return self.load(execution_id)
+        except (PersistenceError, ConnectionPoolClosedError):
+            raise
+        except Exception as error:
+            reason = f"the run's stored events cannot be loaded: {type(error).__name__}: {error}"[:2000]
+            ended = self.fail_unloadable(execution_id, reason)
+            log.error("execution %s %s (%s)", execution_id, reason, "failed it" if ended else "it had ended")
+            return None
+
+    def fail_unloadable(self, execution_id: UUID, error: str) -> bool:
+        """End a run as FAILED without replaying it; False when it had ended (or changed meanwhile)."""
+        last = self.recorder.select_events(execution_id, desc=True, limit=1)
+        if not last or _STATUS_AFTER.get(last[0].topic, S.RUNNING) in TERMINAL:
+            return False
+        failed = GraphExecution.Failed(  # type: ignore[call-arg]
+            originator_id=execution_id,
+            originator_version=last[0].originator_version + 1,
+            timestamp=GraphExecution.Failed.create_timestamp(),
+            error=error,
+            stats={},
+        )
+        try:
+            self.record_events([failed])
+        except IntegrityError:  # another event got there first: the next load decides again
+            return False
+        return True
 
     def peek(self, user_id: str, execution_id: UUID) -> ExecutionPeek:
         """Owner and status of a run from its first and last events only.

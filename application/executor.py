@@ -209,7 +209,7 @@ class Executor:
                 return
 
     async def _admit(self, execution_id: UUID) -> None:
-        execution = await asyncio.to_thread(self.app.load, execution_id)
+        execution = await asyncio.to_thread(self.app.load_or_fail, execution_id)
         if execution is None or execution.is_finished:
             self._claimed.discard(execution_id)
             return

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
@@ -64,6 +65,12 @@ class PostgresReadStore(ReadStore):
     def _table_exists(self, tx: ReadTransaction, table: str) -> bool:
         found = tx.fetchone("SELECT to_regclass(:name) AS oid", {"name": f"{SCHEMA}.{table}"})
         return bool(found and found["oid"])
+
+    def is_database_failure(self, error: BaseException) -> bool:
+        # connection lost, pool exhausted, server shutting down, deadlock, missing table; not a DataError
+        # (a value the database refuses, e.g. a NUL character in JSON), which is the event's
+        database = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError, psycopg.ProgrammingError)
+        return isinstance(error, database) or super().is_database_failure(error)
 
     def close(self) -> None:
         self._pool.close()

@@ -8,6 +8,10 @@ see a half-built table and the live projector carries on from its positions.
 When the live projector consumes a partitioned transport (Kafka), it keeps a
 position per partition; the caller says how events are partitioned
 (``Partitioning``), so this module knows no transport.
+
+Events the projection parked (``read.dead_letters``) are left out of the
+rebuilt tables as they are out of the live ones: they stay parked, and
+``agentgraph projections retry`` applies them once, rebuilt or not.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import adapters.read_store.dead_letters as dead_letters
 import adapters.read_store.positions as positions
 from adapters.read_store.positions import LIVE_PARTITION
 from adapters.read_store.store import ReadStore
@@ -53,6 +58,8 @@ def rebuild_projection(
     Returns the positions the rebuilt tables reached.
     """
     advance = progress or (lambda _: None)
+    with store.transaction() as tx:
+        parked = dead_letters.parked_positions(tx, projection.name)
     store.start_rebuild(projection)
     reached = dict.fromkeys(projection.contexts, 0)
     # the next batch is read while the current one is written: the event store and the
@@ -62,12 +69,13 @@ def rebuild_projection(
             upcoming = reader.submit(read, context, 0, batch_size)
             while batch := upcoming.result():
                 upcoming = reader.submit(read, context, batch[-1].position, batch_size)
-                store.apply_rebuild(projection, context, batch)
+                store.apply_rebuild(projection, context, [e for e in batch if (context, e.position) not in parked])
                 reached[context] = batch[-1].position
                 advance(len(batch))
     with store.transaction(rebuild=True) as tx:
         store.lock_projection(tx, projection.name)
         live = positions.by_partition(tx, projection.name)
+        parked = dead_letters.parked_positions(tx, projection.name)
         for context in sorted(projection.contexts):
             ours = {k: v for k, v in live.items() if k[0] == context}
             target = max(ours.values(), default=0)
@@ -77,7 +85,11 @@ def rebuild_projection(
                 if not batch:
                     break
                 cursor = batch[-1].position
-                wanted = [e for e in batch if e.position <= _live_limit(ours, context, e, partitions)]
+                wanted = [
+                    e
+                    for e in batch
+                    if e.position <= _live_limit(ours, context, e, partitions) and (context, e.position) not in parked
+                ]
                 if wanted:
                     projection.apply(wanted, tx)
                     advance(len(wanted))

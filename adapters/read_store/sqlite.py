@@ -51,5 +51,10 @@ class SQLiteReadStore(ReadStore):
         )
         return found is not None
 
+    def is_database_failure(self, error: BaseException) -> bool:
+        # a locked, missing or closed database, or a disk that fails; never an event's values
+        database = (sqlite3.OperationalError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+        return isinstance(error, database) or super().is_database_failure(error)
+
     def close(self) -> None:
         self._conn.close()

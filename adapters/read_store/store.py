@@ -6,25 +6,94 @@ the log, skipping events at or below the stored position (so redeliveries are
 harmless), and keeps the shadow tables a rebuild fills before they are
 swapped in (``adapters.read_store.rebuild`` drives that). The databases
 themselves are in ``sqlite`` and ``postgres`` beside this module.
+
+No event stops a projection (``projections.dead_letters``): a batch is
+applied under a savepoint; when it fails because of an event (not because
+the database fails: that is retried as long as it takes, never parked),
+the first failing event is found by applying halves of the batch, the
+events before it are kept, and the failure is raised so the caller retries
+with the retry policy's back-off (``application.retry``). On its
+``PARK_AFTER``-th failure the event is parked instead, in the same
+transaction that applies the rest of the batch and moves the position past it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
+import adapters.read_store.dead_letters as dead_letters
 import adapters.read_store.positions as positions
+from adapters.read_store.dead_letters import DEAD_LETTERS, DeadLetter
 from adapters.read_store.dialect import SCHEMA, SQLDialect, core_table
 from adapters.read_store.positions import LIVE_PARTITION, POSITIONS
 from projections.base import Projection
+from projections.dead_letters import UnreadableEvent
 from projections.envelope import EventEnvelope
 from projections.schema import Table
 
+log = logging.getLogger(__name__)
+
+PARK_AFTER = 3
+"""Failures of one event (retried with the retry policy's back-off: 0.2 s, then 0.4 s) before it is parked."""
+
 REBUILD_SUFFIX = "__rebuild"
 """Suffix of a rebuild's shadow tables (and of its positions' projection name)."""
+
+
+class EventNotAppliedError(Exception):
+    """A projection failed on an event that is not parked yet: retry the batch after a back-off."""
+
+
+@dataclass
+class _Failures:
+    """How often an event failed to apply, in this process (parking writes it down)."""
+
+    first: str = field(default_factory=dead_letters.now)
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class _Parked:
+    """An event parked in a transaction not committed yet."""
+
+    key: tuple[str, str, int]
+    event: EventEnvelope
+    attempts: int
+    error: str
+
+
+@dataclass
+class RetryOutcome:
+    """What ``ReadStore.retry_parked`` did."""
+
+    applied: list[DeadLetter] = field(default_factory=list)
+    """Parked events now applied (their rows are gone)."""
+    failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    """Parked events that failed again, with the error (their aggregate's later events stay parked behind them)."""
+
+
+def describe(error: BaseException | str) -> str:
+    """An error as a dead-letter row shows it."""
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"[:2000]
+
+
+@contextmanager
+def _savepoint(tx: ReadTransaction) -> Iterator[None]:
+    """Undo what the block wrote if it raises, and only that (the transaction goes on)."""
+    tx.execute("SAVEPOINT apply_events")
+    try:
+        yield
+    except BaseException:
+        tx.execute("ROLLBACK TO SAVEPOINT apply_events")
+        tx.execute("RELEASE SAVEPOINT apply_events")
+        raise
+    tx.execute("RELEASE SAVEPOINT apply_events")
 
 
 class ReadTransaction:
@@ -84,6 +153,7 @@ class ReadStore(ABC):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._failures: dict[tuple[str, str, int], _Failures] = {}
 
     @property
     def dialect(self) -> str:
@@ -100,9 +170,10 @@ class ReadStore(ABC):
         """Create the positions table and every projection's tables (idempotent)."""
         with self.transaction() as tx:
             self._create_schema(tx)
-            if not self._table_exists(tx, POSITIONS.name):
-                for statement in self.sql.create_table(POSITIONS):
-                    tx.run_compiled(statement)
+            for core in (POSITIONS, DEAD_LETTERS):
+                if not self._table_exists(tx, core.name):
+                    for statement in self.sql.create_table(core):
+                        tx.run_compiled(statement)
             for projection in projections:
                 for table in projection.tables:
                     self._create_table(tx, table, "")
@@ -110,7 +181,9 @@ class ReadStore(ABC):
     def apply(self, projection: Projection, context: str, batch: Sequence[EventEnvelope]) -> int:
         """Apply the events above the stored position, and the new position, in one transaction.
 
-        Returns how many events were applied (the rest were already applied).
+        Returns how many events were applied (the rest were already applied,
+        or parked). Raises ``EventNotAppliedError`` for an event that failed but
+        is not parked yet (nothing is written then: retry after a back-off).
         """
         if not batch:
             return 0
@@ -118,10 +191,13 @@ class ReadStore(ABC):
             self.lock_projection(tx, projection.name)
             done = positions.position(tx, projection.name, context)
             fresh = [event for event in batch if event.position > done]
-            if fresh:
-                projection.apply(fresh, tx)
-                positions.save(tx, projection.name, context, fresh[-1].position)
-            return len(fresh)
+            if not fresh:
+                return 0
+            parked: list[_Parked] = []
+            applied = self._apply_parking(tx, projection, context, fresh, parked)
+            positions.save(tx, projection.name, context, fresh[-1].position)
+        self._parked(parked)
+        return applied
 
     def apply_polled(
         self,
@@ -134,6 +210,7 @@ class ReadStore(ABC):
         partition, and stores its new position and the Kafka offset with the change.
         """
         applied = 0
+        parked: list[_Parked] = []
         with self.transaction() as tx:
             for projection in sorted(projections, key=lambda p: p.name):
                 self.lock_projection(tx, projection.name)
@@ -151,11 +228,186 @@ class ReadStore(ABC):
                         fresh.extend(event for event in batch if event.position > done)
                         reached.append((partition, max(done, batch[-1].position), last_offset))
                     if fresh:
-                        projection.apply(fresh, tx)
-                        applied += len(fresh)
+                        applied += self._apply_parking(tx, projection, context, fresh, parked)
                     for partition, position, last_offset in reached:
                         positions.save(tx, projection.name, context, position, partition, last_offset)
+        self._parked(parked)
         return applied
+
+    # -- parking ---------------------------------------------------------------
+
+    def is_database_failure(self, error: BaseException) -> bool:
+        """True when ``error`` says the database failed (retried as long as it takes, never parked)."""
+        return isinstance(error, OSError)
+
+    def _apply_parking(
+        self,
+        tx: ReadTransaction,
+        projection: Projection,
+        context: str,
+        events: Sequence[EventEnvelope],
+        parked: list[_Parked],
+    ) -> int:
+        """Apply ``events`` inside ``tx``, parking those that failed ``PARK_AFTER`` times; returns how many applied.
+
+        Events of an aggregate with a parked event are parked behind it (its order is kept).
+        What this parks is added to ``parked``: once ``tx`` committed, ``_parked`` logs it.
+        """
+        held = dead_letters.held_aggregates(tx, projection.name, context)
+        applied = 0
+        i = 0
+        while i < len(events):
+            event = events[i]
+            if event.aggregate_id in held:
+                first = held[event.aggregate_id]
+                dead_letters.park(
+                    tx,
+                    projection.name,
+                    event,
+                    error=dead_letters.held_error(first),
+                    attempts=0,
+                    first_failure=dead_letters.now(),
+                    held_behind=first,
+                )
+                i += 1
+                continue
+            end = i
+            while end < len(events) and events[end].aggregate_id not in held:
+                if isinstance(events[end], UnreadableEvent):
+                    break
+                end += 1
+            error: BaseException | str | None = event.error if isinstance(event, UnreadableEvent) else None
+            if end > i:
+                done, error = self._apply_until_failure(tx, projection, events[i:end])
+                self._forget_failures(projection, events[i : i + done])
+                applied += done
+                i += done
+                if error is None:
+                    continue
+            assert error is not None
+            poison = events[i]
+            parked.append(self._park_or_raise(tx, projection, poison, error))
+            held[poison.aggregate_id] = poison.position
+            i += 1
+        return applied
+
+    def _apply_until_failure(
+        self, tx: ReadTransaction, projection: Projection, events: Sequence[EventEnvelope]
+    ) -> tuple[int, BaseException | None]:
+        """Apply the longest run of ``events`` that applies; returns its length and the next event's error."""
+        try:
+            with _savepoint(tx):
+                projection.apply(list(events), tx)
+            return len(events), None
+        except Exception as failure:
+            if self.is_database_failure(failure):
+                raise
+            if len(events) == 1:
+                return 0, failure
+        # projections do not depend on where batches start and end: halve until the failing event is alone
+        half = len(events) // 2
+        done, error = self._apply_until_failure(tx, projection, events[:half])
+        if error is not None:
+            return done, error
+        rest, error = self._apply_until_failure(tx, projection, events[half:])
+        return half + rest, error
+
+    def _park_or_raise(
+        self, tx: ReadTransaction, projection: Projection, event: EventEnvelope, error: BaseException | str
+    ) -> _Parked:
+        key = (projection.name, event.context, event.position)
+        failures = self._failures.setdefault(key, _Failures())
+        failures.attempts += 1
+        if failures.attempts < PARK_AFTER:
+            raise EventNotAppliedError(
+                f"projection {projection.name} cannot apply {event.type} at {event.context} position "
+                f"{event.position} (failure {failures.attempts} of {PARK_AFTER} before it is parked): {describe(error)}"
+            ) from (error if isinstance(error, BaseException) else None)
+        dead_letters.park(
+            tx, projection.name, event, error=describe(error), attempts=failures.attempts, first_failure=failures.first
+        )
+        return _Parked(key, event, failures.attempts, describe(error))
+
+    def _parked(self, parked: list[_Parked]) -> None:
+        """The transaction that parked these committed: log each once, forget its failures."""
+        for done in parked:
+            self._failures.pop(done.key, None)
+            log.error(
+                "projection %s parked %s at %s position %d (aggregate %s) after %d failures: %s; "
+                "the aggregate's later events wait behind it (agentgraph projections dead-letters / retry)",
+                done.key[0],
+                done.event.type,
+                done.event.context,
+                done.event.position,
+                done.event.aggregate_id,
+                done.attempts,
+                done.error,
+            )
+
+    def _forget_failures(self, projection: Projection, applied: Sequence[EventEnvelope]) -> None:
+        if self._failures:  # an event that failed before applies now (its failure passed)
+            for event in applied:
+                self._failures.pop((projection.name, event.context, event.position), None)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every parked event."""
+        with self.transaction() as tx:
+            return dead_letters.listed(tx)
+
+    def parked_counts(self) -> dict[tuple[str, str], int]:
+        """(projection, context) -> how many events are parked."""
+        with self.transaction() as tx:
+            return dead_letters.counts(tx)
+
+    def retry_parked(
+        self,
+        projections: Sequence[Projection],
+        read: Callable[[str, int], EventEnvelope | None],
+        ids: list[int] | None = None,
+    ) -> RetryOutcome:
+        """Apply parked events again (those numbered ``ids``, or all), reading them from the event store.
+
+        A retry takes whole aggregates: naming one parked event of an
+        aggregate retries every event that projection parked of it, in log
+        order, each in the transaction that removes its row (so it is applied
+        once), and stops at the first that fails again (the rest stay parked
+        behind it). ``read(context, position)`` reads one stored event.
+        """
+        outcome = RetryOutcome()
+        by_name = {projection.name: projection for projection in projections}
+        with self.transaction() as tx:
+            chosen = dead_letters.listed(tx, ids)
+        for name, context, aggregate_id in sorted({(d.projection, d.context, d.aggregate_id) for d in chosen}):
+            projection = by_name.get(name)
+            if projection is None:
+                continue
+            with self.transaction() as tx:
+                self.lock_projection(tx, name)
+                for letter in dead_letters.of_aggregate(tx, name, context, aggregate_id):
+                    error = self._apply_parked(tx, projection, read(context, letter.log_position))
+                    if error is None:
+                        dead_letters.remove(tx, letter)
+                        outcome.applied.append(letter)
+                        continue
+                    dead_letters.failed_again(tx, letter, error)
+                    outcome.failed.append((letter, error))
+                    break
+        return outcome
+
+    def _apply_parked(self, tx: ReadTransaction, projection: Projection, event: EventEnvelope | None) -> str | None:
+        """Apply one parked event under a savepoint; returns why it failed, if it did."""
+        if event is None:
+            return "the event store holds no event at this position"
+        if isinstance(event, UnreadableEvent):
+            return describe(event.error)
+        try:
+            with _savepoint(tx):
+                projection.apply([event], tx)
+        except Exception as error:
+            if self.is_database_failure(error):
+                raise
+            return describe(error)
+        return None
 
     def positions(self, projection: str) -> dict[str, int]:
         """The last applied log position per context (in-process feed)."""

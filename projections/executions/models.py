@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.execution_status import ExecutionStatus
+from projections.dead_letters import ParkedEvents
 
 
 class ExecutionStats(BaseModel):
@@ -26,7 +27,7 @@ class ExecutionStats(BaseModel):
     correctness_score: float | None = None
 
 
-class GraphExecutionMeta(BaseModel):
+class GraphExecutionMeta(ParkedEvents):
     """A run without its results: AutoGPT's ``GraphExecutionMeta``."""
 
     id: str

@@ -11,6 +11,7 @@ from typing import Any
 from domain.execution_status import ExecutionStatus
 from domain.json_values import finite_json
 from domain.not_found import ExecutionNotFoundError
+from projections.dead_letters import parked_counts
 from projections.executions.models import (
     ExecutionStats,
     GraphExecution,
@@ -19,6 +20,9 @@ from projections.executions.models import (
     NodeExecutionResult,
 )
 from projections.store import ReadSource, iso, json_value
+
+PROJECTION = "executions"
+"""The projection these queries read (``projections.executions.projection``): whose parked events they report."""
 
 
 def run_meta(
@@ -60,8 +64,8 @@ def _stats(stats: dict[str, Any] | None) -> ExecutionStats | None:
     return ExecutionStats.model_validate(values)
 
 
-def _meta(row: dict[str, Any]) -> GraphExecutionMeta:
-    return run_meta(
+def _meta(row: dict[str, Any], parked: dict[str, int]) -> GraphExecutionMeta:
+    meta = run_meta(
         execution_id=row["execution_id"],
         user_id=row["user_id"],
         graph_id=row["graph_id"],
@@ -73,6 +77,8 @@ def _meta(row: dict[str, Any]) -> GraphExecutionMeta:
         ended_at=iso(row["ended_at"]),
         stats=json_value(row["stats"]),
     )
+    count = parked.get(row["execution_id"])
+    return meta if count is None else meta.model_copy(update={"parked_events": count})
 
 
 class ExecutionQueries:
@@ -94,7 +100,8 @@ class ExecutionQueries:
                 "ORDER BY created_at DESC, execution_id LIMIT :limit OFFSET :offset",
                 {**params, "limit": page_size, "offset": (page - 1) * page_size},
             )
-        return [_meta(row) for row in rows], int(total["n"]) if total else 0
+            parked = parked_counts(tx, PROJECTION, [row["execution_id"] for row in rows])
+        return [_meta(row, parked) for row in rows], int(total["n"]) if total else 0
 
     def get_run(self, user_id: str, execution_id: str, graph_id: str | None = None) -> GraphExecutionWithNodes:
         """One run with its node executions (not found unless it is a run of ``graph_id`` when given)."""
@@ -110,7 +117,8 @@ class ExecutionQueries:
                 "ORDER BY (queue_time IS NULL), queue_time, add_time, node_exec_id",
                 {"id": execution_id},
             )
-        run = GraphExecution(**_meta(row).model_dump(), outputs=json_value(row["outputs"]) or {})
+            parked = parked_counts(tx, PROJECTION, [execution_id])
+        run = GraphExecution(**_meta(row, parked).model_dump(), outputs=json_value(row["outputs"]) or {})
         return GraphExecutionWithNodes(
             **run.model_dump(),
             node_executions=[

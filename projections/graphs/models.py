@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from projections.dead_letters import ParkedEvents
+
 
 class LinkModel(BaseModel):
     """A link from a source node's output pin to a sink node's input pin."""
@@ -55,7 +57,7 @@ class GraphBaseMeta(BaseModel):
     forked_from_version: int | None = None
 
 
-class GraphMeta(GraphBaseMeta):
+class GraphMeta(ParkedEvents, GraphBaseMeta):
     """A graph without its nodes and links (``GET /api/graphs`` lists these)."""
 
     user_id: str

@@ -18,8 +18,12 @@ from domain.graph_schema import (
 )
 from domain.graph_validation import BlockLookup
 from domain.not_found import GraphNotFoundError
+from projections.dead_letters import parked_counts
 from projections.graphs.models import GraphMeta, GraphModel, LinkModel, NodeModel, SubGraphModel
 from projections.store import ReadModelTx, ReadSource, iso, json_value
+
+PROJECTION = "graphs"
+"""The projection these queries read (``projections.graphs.projection``): whose parked events they report."""
 
 MAX_SUB_GRAPHS = 100
 """An export collects at most this many sub-graphs (a bound on hostile references)."""
@@ -104,6 +108,7 @@ class GraphQueries:
                 "WHERE g.user_id = :user_id AND NOT g.is_deleted ORDER BY g.created_at DESC, g.graph_id",
                 {"user_id": user_id},
             )
+            parked = parked_counts(tx, PROJECTION, [row["graph_id"] for row in rows])
         return [
             GraphMeta(
                 id=row["graph_id"],
@@ -117,6 +122,7 @@ class GraphQueries:
                 forked_from_version=row["forked_from_version"],
                 user_id=row["user_id"],
                 created_at=iso(row["created_at"]) or "",
+                parked_events=parked.get(row["graph_id"]),
             )
             for row in rows
         ]
@@ -130,9 +136,10 @@ class GraphQueries:
                 f"SELECT * FROM {tx.t('graph_versions')} WHERE graph_id = :graph_id AND version = :version",
                 {"graph_id": graph_id, "version": number},
             )
+            parked = parked_counts(tx, PROJECTION, [graph_id]).get(graph_id)
         if row is None:
             raise GraphNotFoundError(f"Graph {graph_id} has no version {number}")
-        return self._model(row, int(graph["active_version"]))
+        return self._model(row, int(graph["active_version"]), parked)
 
     def require_graph(self, user_id: str, graph_id: str) -> None:
         """Raise ``GraphNotFoundError`` unless the user owns this (undeleted) graph."""
@@ -147,7 +154,8 @@ class GraphQueries:
                 f"SELECT * FROM {tx.t('graph_versions')} WHERE graph_id = :graph_id ORDER BY version DESC",
                 {"graph_id": graph_id},
             )
-        return [self._model(row, int(graph["active_version"])) for row in rows]
+            parked = parked_counts(tx, PROJECTION, [graph_id]).get(graph_id)
+        return [self._model(row, int(graph["active_version"]), parked) for row in rows]
 
     def export(self, user_id: str, graph_id: str, version: int | None = None) -> GraphModel:
         """One version in AutoGPT's export shape (``for_export``): no owner, no webhooks, sub-graphs included.
@@ -156,7 +164,8 @@ class GraphQueries:
         (breadth first, each once, only the user's own), as AutoGPT collects them.
         """
         main = self.get_graph(user_id, graph_id, version)
-        return main.model_copy(update={"user_id": "", "sub_graphs": self._sub_graphs(user_id, main)})
+        update = {"user_id": "", "sub_graphs": self._sub_graphs(user_id, main), "parked_events": None}
+        return main.model_copy(update=update)
 
     def _sub_graphs(self, user_id: str, main: GraphModel) -> list[SubGraphModel]:
         seen = {(main.id, main.version)}
@@ -196,8 +205,8 @@ class GraphQueries:
             raise GraphNotFoundError(f"Graph {graph_id} not found")
         return graph
 
-    def _model(self, row: dict[str, Any], active_version: int) -> GraphModel:
-        return graph_model(
+    def _model(self, row: dict[str, Any], active_version: int, parked: int | None = None) -> GraphModel:
+        model = graph_model(
             graph_id=row["graph_id"],
             version=int(row["version"]),
             is_active=int(row["version"]) == active_version,
@@ -206,6 +215,7 @@ class GraphQueries:
             content=_content(row),
             lookup=self._lookup,
         )
+        return model if parked is None else model.model_copy(update={"parked_events": parked})
 
 
 def _references(graph: GraphModel) -> list[tuple[str, int]]:

@@ -64,6 +64,7 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "block_usage",
         "audit_log",
         "projection_positions",
+        "dead_letters",
     }
     assert all(comment for _, comment in tables)
     assert undocumented_columns == []

@@ -211,6 +211,7 @@ FRAMEWORK_DECORATORS = [
     "@field_validator",  # pydantic validators and serializers
     "@model_validator",
     "@field_serializer",
+    "@model_serializer",
     "@computed_field",
 ]
 """Decorators that hand a function to a framework, which calls it."""

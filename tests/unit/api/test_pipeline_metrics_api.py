@@ -60,8 +60,8 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
     assert body["relay"] is None
     for figures in body["contexts"].values():
         assert figures["relay_position"] is None and figures["relay_lag"] is None
-    assert body["projections"]["graphs"] == {"graphs": {"applied": heads["graphs"], "lag": 0}}
-    assert body["projections"]["executions"]["executions"] == {"applied": heads["executions"], "lag": 0}
+    assert body["projections"]["graphs"] == {"graphs": {"applied": heads["graphs"], "lag": 0, "parked": 0}}
+    assert body["projections"]["executions"]["executions"] == {"applied": heads["executions"], "lag": 0, "parked": 0}
     assert set(body["projections"]) == {"graphs", "executions", "audit"}
 
     projector = body["projector"]
@@ -82,4 +82,4 @@ def test_a_process_without_a_projector_still_sees_the_lag(container: Container, 
     head = body["contexts"]["graphs"]["head"]
     assert head > 0
     # nothing projects in this process or any other: the whole log is lag, counted against the store
-    assert body["projections"]["graphs"] == {"graphs": {"applied": 0, "lag": head}}
+    assert body["projections"]["graphs"] == {"graphs": {"applied": 0, "lag": head, "parked": 0}}

@@ -73,7 +73,7 @@ def test_a_snapshot_reports_the_relay_position_and_the_counters_of_this_process(
 
         assert snapshot.contexts["graphs"].model_dump() == {"head": 2, "relay_position": 1, "relay_lag": 1}
         assert snapshot.contexts["executions"].model_dump() == {"head": 0, "relay_position": 0, "relay_lag": 0}
-        assert snapshot.projections["graphs"]["graphs"].model_dump() == {"applied": 0, "lag": 2}
+        assert snapshot.projections["graphs"]["graphs"].model_dump() == {"applied": 0, "lag": 2, "parked": 0}
         assert snapshot.relay is not None and snapshot.relay.active
         assert (snapshot.relay.published.events, snapshot.relay.published.largest_batch) == (1, 1)
         assert snapshot.projector is None
