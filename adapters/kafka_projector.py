@@ -29,8 +29,8 @@ from adapters.kafka_relay import UNREADABLE_HEADER
 from adapters.kafka_topics import context_of, topic_for
 from adapters.read_store import ReadStore
 from adapters.throughput import Throughput
-from domain.json_codec import decode
 from application.retry import retrying
+from domain.json_codec import decode
 from projections.base import Projection
 from projections.dead_letters import UnreadableEvent
 from projections.envelope import EventEnvelope
