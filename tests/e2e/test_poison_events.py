@@ -88,7 +88,14 @@ def test_a_poison_event_is_parked_and_every_other_user_reads_on(
     base, env, poisoned = server
     bob, mallory = _auth(env, "bob"), _auth(env, "mallory")
 
-    # bob's graph and run are readable within a second, poison or not
+    # the server parks both poisons as it starts (each after its retries: 0.2 s, then 0.4 s)
+    deadline = time.monotonic() + 30
+    expected = {("graphs", poisoned.graph_id), ("executions", poisoned.run_id)}
+    while not expected <= {(d["projection"], d["aggregate_id"]) for d in _dead_letters(env)}:
+        assert time.monotonic() < deadline, _dead_letters(env)
+        time.sleep(0.2)
+
+    # from then on, bob's graph and run are readable within a second: the poisons stop nobody
     created = httpx.post(f"{base}/api/graphs", json={"graph": calculator("bob's")}, headers=bob, timeout=10)
     assert created.status_code == 200, created.text
     graph_id = created.json()["id"]
