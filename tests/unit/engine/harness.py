@@ -146,10 +146,13 @@ async def start_platform(
     container = build_container(settings, blocks)
     service = ExecutorService(container, config or ExecutorConfig(node_timeout_seconds=30))
     await service.start()
+    platform = Platform(container, service)
     try:
-        yield Platform(container, service)
+        yield platform
     finally:
-        await service.stop()
+        # the service the test left running (a test may replace it): a follower left running past
+        # ``close`` would read from a closed SQLite connection
+        await platform.service.stop()
         container.close()
 
 
