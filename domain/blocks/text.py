@@ -46,7 +46,11 @@ def _as_text(value: Any) -> str:
 
 
 class MatchTextPatternBlock(Block):
-    """Routes ``data`` to ``positive`` or ``negative`` depending on a regex search."""
+    """Routes ``data`` to ``positive`` or ``negative`` depending on a regex search.
+
+    A search past ``REGEX_TIMEOUT_SECONDS`` fails the node (not "negative": a
+    router must not pick a branch for a search that never finished).
+    """
 
     id = "3060088f-6ed9-4928-9ba7-9c92823a7ccd"
     description = (
