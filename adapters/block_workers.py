@@ -6,6 +6,8 @@ runs, and no timeout could stop it. Here it runs in a pebble ``ProcessPool``:
 
 - a caller's timeout cancels the iteration, which cancels the task, and
   pebble kills the worker running it and starts a fresh one;
+- workers run at a lower priority (``nice``), so on a busy machine the
+  API, the executor and the projector still get the CPU first;
 - each worker's data segment is capped (``RLIMIT_DATA``): an allocation past
   the cap is a ``MemoryError`` in the worker, a failed node here, never a
   machine out of memory;
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import multiprocessing
+import os
 import resource
 import threading
 from typing import Any
@@ -34,11 +37,15 @@ from domain.blocks.base import Block, BlockExecutionError, BlockOutput, RunConte
 WORKER_MEMORY_BYTES = 1024**3
 """Data segment of one worker: what a template or regex may allocate, with the interpreter."""
 
+WORKER_NICENESS = 10
+"""Workers yield the CPU to the serving process: a busy template never slows the API's answers."""
+
 _WORKER_LOOP: asyncio.AbstractEventLoop | None = None
 
 
 def _start_worker(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+    os.nice(WORKER_NICENESS)
 
 
 def _run_in_worker(block: Block, data: dict[str, Any], context: RunContext) -> tuple[list[tuple[str, Any]], dict]:
