@@ -1,8 +1,10 @@
 """How events are written as bytes: plain JSON, strict about types.
 
 Events are stored as plain JSON documents, readable by any audit tool
-without our classes, and encoded with pydantic-core (several times faster
-than the ``json`` module, which matters at executor rates):
+without our classes, written and read by the platform's one JSON codec
+(``domain.json_codec``: pydantic-core, and it never writes what it cannot
+read back: a value nested too deep is refused with ``JSONLimitError``
+before anything is stored):
 
 - ``str``, ``int``, ``float``, ``bool``, ``None``, dicts with string keys,
   lists and tuples (read back as lists) are written as they are; non-finite
@@ -28,7 +30,6 @@ read back exactly as they did: they hold no tags.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,8 @@ from eventsourcing.persistence import (
     TranscodingNotRegisteredError,
     UUIDAsHex,
 )
-from pydantic_core import to_json
 
+from domain.json_codec import MAX_STORED_DEPTH, decode, encode
 from projections.envelope import DATA_KEY, ESCAPED_DICT, TYPE_KEY
 
 _TAG_MARKER = f'"{TYPE_KEY}"'.encode()
@@ -91,12 +92,12 @@ class PlainJSONTranscoder(JSONTranscoder):
                 f"at event{where}: events hold plain JSON; convert the value, or register a Transcoding "
                 f"for its type in {__name__}"
             ) from None
-        return to_json(state, inf_nan_mode="constants")
+        return encode(state, max_depth=MAX_STORED_DEPTH)
 
     def decode(self, data: bytes) -> Any:
         """The state written by ``encode`` (or by the earlier untagged transcoder)."""
         # most events hold no tag: skip the per-object hook then
-        state = json.loads(data, object_hook=self._decode_tag) if _TAG_MARKER in data else json.loads(data)
+        state = decode(data, self._decode_tag) if _TAG_MARKER in data else decode(data)
         if isinstance(state, dict):
             stamp = state.get("timestamp")
             if isinstance(stamp, str):

@@ -15,7 +15,6 @@ fails, it lets go of its partitions' runs and starts again
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from typing import Any
@@ -31,6 +30,7 @@ from application.executions import ExecutionsApplication
 from application.executor import Executor
 from domain.event_types import type_name
 from domain.execution import ExecutionStopRequest, GraphExecution
+from domain.json_codec import decode
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class KafkaExecutionFeed:
                 offsets = {}
                 for tp, records in polled.items():
                     for record in records:
-                        envelope = json.loads(record.value)
+                        envelope = decode(record.value)
                         if envelope["type"] == QUEUED:
                             self._call(self._executor.submit, UUID(envelope["aggregate_id"]))
                         elif envelope["type"] == STOP_REQUESTED:

@@ -12,7 +12,6 @@ processes share the partitions as one consumer group.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from adapters.kafka_topics import context_of, topic_for
 from adapters.read_store import ReadStore
 from adapters.throughput import Throughput
+from domain.json_codec import decode
 from projections.base import Projection
 from projections.envelope import EventEnvelope
 
@@ -99,7 +99,7 @@ class KafkaProjector:
                 for tp, records in polled.items():
                     by_position: dict[int, EventEnvelope] = {}
                     for record in records:
-                        event = EventEnvelope.from_json(json.loads(record.value))
+                        event = EventEnvelope.from_json(decode(record.value))
                         by_position[event.position] = event
                     batch = [by_position[p] for p in sorted(by_position)]
                     groups.append((context_of(self.prefix, tp.topic), tp.partition, batch, records[-1].offset))

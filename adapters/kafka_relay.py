@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -38,6 +37,7 @@ from adapters.event_log import EventLog
 from adapters.kafka_topics import ensure_topics, partition_for, topic_for
 from adapters.log_follower import LogFollower
 from adapters.throughput import Throughput
+from domain.json_codec import encode
 from projections.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class Relay:
             producer.send(
                 topic,
                 key=event.routing_key.encode(),
-                value=json.dumps(event.as_json(), separators=(",", ":")).encode(),
+                value=encode(event.as_json()),
                 partition=partition_for(event.routing_key, self.partitions),
                 headers=[
                     ("type", event.type.encode()),

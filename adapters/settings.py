@@ -8,6 +8,8 @@ from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.json_codec import MAX_JSON_BYTES
+
 
 class Settings(BaseSettings):
     """Every setting of the platform; unset means the embedded default.
@@ -29,7 +31,8 @@ class Settings(BaseSettings):
     jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
     host: str = Field(default="127.0.0.1", alias="AGENTGRAPH_HOST")
     port: int = Field(default=8000, alias="AGENTGRAPH_PORT")
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, alias="AGENTGRAPH_MAX_BODY_BYTES")
+    # the transport's cap, never below the JSON value limit: a body the value limits accept must arrive
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=MAX_JSON_BYTES, alias="AGENTGRAPH_MAX_BODY_BYTES")
     max_running_per_user: int = Field(default=25, ge=1, alias="AGENTGRAPH_MAX_RUNNING_PER_USER")
     node_timeout_seconds: float = Field(default=600.0, gt=0, alias="AGENTGRAPH_NODE_TIMEOUT_SECONDS")
     block_workers: int = Field(default=2, ge=1, alias="AGENTGRAPH_BLOCK_WORKERS")

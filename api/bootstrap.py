@@ -50,22 +50,15 @@ class Service(Protocol):
 
 
 class ExecutorService:
-    """The executor fed from the executions log (or its Kafka topic), started and stopped together.
+    """The executor fed from the executions log (or its Kafka topic), started and stopped together."""
 
-    ``writer`` is the executor's commit strategy: by default a group-commit
-    writer; ``GroupCommitWriter(..., one_event_per_transaction=True)`` is the
-    baseline the benchmarks compare against.
-    """
-
-    def __init__(
-        self, container: Container, config: ExecutorConfig | None = None, writer: GroupCommitWriter | None = None
-    ) -> None:
+    def __init__(self, container: Container, config: ExecutorConfig | None = None) -> None:
         settings = container.settings
         self.executor = Executor(
             container.executions,
             container.graphs,
             container.blocks.get,
-            writer or GroupCommitWriter(container.executions),
+            GroupCommitWriter(container.executions),
             container.block_runner,
             config
             or ExecutorConfig(

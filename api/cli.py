@@ -233,10 +233,11 @@ def import_agent(
     from api.composition import Part
     from domain.agent_format import GraphPayload
     from domain.graph_validation import GraphValidationError
+    from domain.json_codec import JSONLimitError, check_json_limits
 
     try:
-        payload = GraphPayload.model_validate(json.loads(file.read_text()))
-    except (json.JSONDecodeError, ValidationError) as exc:
+        payload = GraphPayload.model_validate(check_json_limits(json.loads(file.read_text())))
+    except (json.JSONDecodeError, ValidationError, JSONLimitError) as exc:
         _fail(f"{file} is not a graph export: {exc}")
     container = _open(_settings(), {Part.STORES})
     try:

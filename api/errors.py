@@ -4,7 +4,10 @@
 - an invalid graph or run (400): ``{"detail": {"type": "validation_error",
   "message", "node_errors", "graph_errors"}, "code": "graph_invalid"}``;
 - a request that fails the schema (422): ``{"message": "Invalid data for
-  METHOD PATH", "detail": [field errors], "hint": "...", "code": "request_invalid"}``.
+  METHOD PATH", "detail": [field errors], "hint": "...", "code": "request_invalid"}``;
+  a value over one of the JSON limits (``domain.json_codec``) is one such
+  field error of type ``json_limit_exceeded``, naming the ``limit`` and its
+  ``maximum``, its ``loc`` the path to the offending value.
 
 The pydantic models below document these bodies in the OpenAPI document
 (``ERROR_RESPONSES``); routers declare the statuses they can answer.
@@ -24,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.blocks.base import BlockError, BlockInputError
 from domain.graph_validation import GraphValidationError
+from domain.json_codec import JSONLimitError
 from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
 
 log = logging.getLogger(__name__)
@@ -129,6 +133,18 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=status.HTTP_400_BAD_REQUEST,
             )
         return _schema_mismatch(request, errors)
+
+    @app.exception_handler(JSONLimitError)
+    async def json_limit_exceeded(request: Request, exc: JSONLimitError) -> JSONResponse:
+        # raised at the edge, or by the codec while a command stores it: nothing was recorded either way
+        error = {
+            "type": "json_limit_exceeded",
+            "loc": ["body", *exc.path],
+            "msg": exc.message,
+            "limit": exc.limit,
+            "maximum": exc.maximum,
+        }
+        return _schema_mismatch(request, [error])
 
     @app.exception_handler(GraphValidationError)
     async def graph_invalid(_: Request, exc: GraphValidationError) -> JSONResponse:

@@ -4,6 +4,9 @@ The size limit is decided before the body is read: a declared
 ``Content-Length`` over the limit is refused at once, and a chunked body is
 counted as it streams and refused as soon as it passes the limit. Either
 way the handler never sees a partial body, so nothing is half-written.
+This is the transport's cap (``AGENTGRAPH_MAX_BODY_BYTES``, at least
+``domain.json_codec.MAX_JSON_BYTES``); the JSON value limits of that module
+then apply to the parsed body.
 """
 
 from __future__ import annotations

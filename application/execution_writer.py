@@ -45,22 +45,16 @@ class WriterStats:
 
 
 class GroupCommitWriter:
-    """Writes the pending events of changed runs in batched transactions.
-
-    ``one_event_per_transaction`` turns group commit off (each event its own
-    transaction); it exists so benchmarks can measure the baseline.
-    """
+    """Writes the pending events of changed runs in batched transactions."""
 
     def __init__(
         self,
         app: ExecutionsApplication,
         *,
-        one_event_per_transaction: bool = False,
         max_batch_events: int = 10_000,
     ) -> None:
         self._app = app
         self._on_conflict: Callable[[UUID], None] = lambda _: None
-        self._one_per_txn = one_event_per_transaction
         self._max_batch = max_batch_events
         self._dirty: dict[UUID, GraphExecution] = {}
         self._refused: dict[UUID, GraphExecution] = {}
@@ -165,16 +159,6 @@ class GroupCommitWriter:
 
     def _write_events(self, events: list[Any]) -> set[UUID]:
         conflicted: set[UUID] = set()
-        if self._one_per_txn:
-            for event in events:
-                if event.originator_id in conflicted:
-                    continue
-                try:
-                    self._app.record_events([event])
-                    self._count(1)
-                except IntegrityError:
-                    conflicted.add(event.originator_id)
-            return conflicted
         for start in range(0, len(events), self._max_batch):
             chunk = [e for e in events[start : start + self._max_batch] if e.originator_id not in conflicted]
             if not chunk:

@@ -60,6 +60,7 @@ from domain.execution_engine import ExecutionPlan
 from domain.execution_status import ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup
+from domain.json_codec import JSONLimitError, json_size
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -481,8 +482,15 @@ class Executor:
         return {SUBAGENT_RUNNER: _SubAgentRunner(self, run)} if block.block_type == BlockType.AGENT else {}
 
     def _emit(self, run: _Run, node: NodeExecution, pin: str, value: Any) -> int:
-        """Record one output and deliver it downstream; returns its JSON size."""
+        """Record one output and deliver it downstream; returns its JSON size.
+
+        An output over a JSON limit (``domain.json_codec``) fails the node instead of being recorded.
+        """
         value = jsonable(value)
+        try:
+            size = json_size(value)
+        except JSONLimitError as exc:
+            raise BlockError(f"Output {pin!r} was not recorded: {exc}") from None
         execution = run.execution
         name = run.plan.graph_output_name(node, pin)
         execution.record_output(node.node_exec_id, pin, value, name)
@@ -490,7 +498,7 @@ class Executor:
             self._launch(run, queued)
         if name is not None and run.output_listener is not None:
             run.output_listener((name, value))
-        return _size(value)
+        return size
 
     # -- sub-agents ----------------------------------------------------------
 

@@ -10,16 +10,15 @@ its context's log (the only order projections rely on).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
-from pydantic_core import from_json
 
 from domain.event_types import type_from_topic, type_name
 from domain.execution import ExecutionStopRequest
+from domain.json_codec import decode
 
 _STOP_REQUESTED = type_name(ExecutionStopRequest.Requested)
 
@@ -111,8 +110,8 @@ def envelope_from_stored(
     context: str, position: int, aggregate_id: UUID | str, version: int, topic: str, state: bytes
 ) -> EventEnvelope:
     """Build the envelope of one stored event (plain-JSON state, see adapters.event_transcoder)."""
-    # most events hold no tag: the fast parser then
-    data = json.loads(state, object_hook=_untagged) if _TAG_MARKER in state else from_json(state)
+    # most events hold no tag: no walk over the value then
+    data = decode(state, _untagged) if _TAG_MARKER in state else decode(state)
     timestamp = str(data.pop("timestamp", ""))
     aggregate = str(aggregate_id)
     return EventEnvelope(

@@ -16,12 +16,12 @@ numbers (PostgreSQL refuses them), and the API writes them the same way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.json_codec import decode
 from projections.schema import Table
 
 
@@ -74,7 +74,7 @@ class ReadSource(Protocol):
 
 def json_value(value: Any) -> Any:
     """A JSON column's value (SQLite hands back text, PostgreSQL parsed JSON)."""
-    return json.loads(value) if isinstance(value, str) else value
+    return decode(value) if isinstance(value, str) else value
 
 
 def iso(value: Any) -> str | None:

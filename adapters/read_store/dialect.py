@@ -11,7 +11,6 @@ sqlite3 for SQLite, the psycopg pool for PostgreSQL.
 
 from __future__ import annotations
 
-import json
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -22,13 +21,12 @@ import psycopg
 import sqlalchemy as sa
 from psycopg.types.array import ListBinaryDumper
 from psycopg.types.json import Jsonb
-from pydantic_core import to_json
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
-from domain.json_values import finite_json
+from domain.json_codec import encode
 from projections.schema import Table
 
 SCHEMA = "read"
@@ -54,11 +52,8 @@ _ARRAYS: dict[str, sa.types.TypeEngine[Any]] = {
 
 
 def json_text(value: Any) -> str:
-    """Compact JSON with sorted keys; non-finite floats as the strings ``"Infinity"``, ``"-Infinity"``, ``"NaN"``."""
-    try:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
-    except ValueError:  # inf or nan somewhere: the rare slow path
-        return json.dumps(finite_json(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
+    """Compact JSON (``domain.json_codec``); non-finite floats as the strings ``"Infinity"``, ``"NaN"`` etc."""
+    return encode(value, non_finite="strings").decode()
 
 
 @lru_cache(maxsize=4096)
@@ -195,7 +190,7 @@ psycopg.adapters.register_dumper(_BinaryArray, ListBinaryDumper)
 
 def _pg_json(value: Any) -> bytes:
     # no fallback: a value JSON cannot hold fails loudly, as on SQLite
-    return to_json(value, inf_nan_mode="strings")
+    return encode(value, non_finite="strings")
 
 
 def _pg_array(kind: str, values: list[Any]) -> _BinaryArray:

@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from adapters.read_store.dialect import POSTGRESQL, SCHEMA
 from adapters.read_store.store import ReadStore, ReadTransaction
+from domain.json_codec import decode
 
 
 class PostgresReadStore(ReadStore):
@@ -36,6 +38,8 @@ class PostgresReadStore(ReadStore):
             max_size=pool_size,
             kwargs={"row_factory": dict_row, "autocommit": False, "application_name": self.application_name},
             name=self.application_name,
+            # JSON columns are read by the platform's one codec, as they were written
+            configure=lambda conn: set_json_loads(decode, conn),
             open=True,
         )
         self._pool.wait(timeout=30)

@@ -14,7 +14,7 @@ from api.composition import ContainerDep
 from api.errors import responses
 from api.json_response import SafeJSONResponse, finite_json
 from domain.blocks.base import BlockExecutionError, RunContext
-from domain.json_depth import check_json_depth
+from domain.json_codec import check_json_limits
 
 router = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
 
@@ -58,7 +58,7 @@ async def execute_block(
     user: CurrentUser,
     container: ContainerDep,
     data: Annotated[
-        dict[str, Any], AfterValidator(check_json_depth), Body(examples=[{"a": 8, "b": 34, "operation": "Add"}])
+        dict[str, Any], AfterValidator(check_json_limits), Body(examples=[{"a": 8, "b": 34, "operation": "Add"}])
     ],
 ) -> SafeJSONResponse:
     """Run the block once on ``data`` and return ``{pin: [values]}``.

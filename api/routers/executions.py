@@ -14,7 +14,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.composition import Container, ContainerDep
@@ -30,7 +30,7 @@ from api.errors import responses
 from api.ids import execution_uuid, graph_uuid
 from api.routers.graphs import MAX_VERSION
 from domain.execution_status import TERMINAL, ExecutionStatus
-from domain.json_depth import check_json_depth
+from domain.json_codec import check_json_limits
 from domain.not_found import ExecutionNotFoundError
 from projections.executions.models import (
     GraphExecutionMeta,
@@ -64,7 +64,7 @@ _PAGE_HEADERS: dict[int | str, dict[str, Any]] = {
 
 
 class ExecuteGraphRequest(BaseModel):
-    """Body of ``POST /api/graphs/{id}/execute/{version}``."""
+    """Body of ``POST /api/graphs/{id}/execute/{version}``; the whole body keeps ``domain.json_codec``'s limits."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -73,14 +73,12 @@ class ExecuteGraphRequest(BaseModel):
         default_factory=dict, description="Credentials references ({id, provider, type, title}) by field name"
     )
 
-    _shallow = field_validator("inputs", "credentials_inputs", mode="before")(check_json_depth)
-
 
 @commands.post("/api/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version")
 def execute_graph(
     graph_id: str,
     graph_version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
-    body: ExecuteGraphRequest,
+    body: Annotated[ExecuteGraphRequest, BeforeValidator(check_json_limits)],
     user: CurrentUser,
     container: ContainerDep,
     response: Response,

@@ -21,7 +21,7 @@ from api.errors import responses
 from api.ids import graph_uuid
 from application.results import GraphSaved
 from domain.agent_format import GraphPayload, NodePayload
-from domain.json_depth import check_json_depth
+from domain.json_codec import check_json_limits
 from projections.graphs.models import GraphDeletedAnswer, GraphMeta, GraphModel, GraphWritten
 from projections.graphs.queries import graph_model
 
@@ -75,16 +75,17 @@ class SetActiveVersion(BaseModel):
 
 
 def _payload(body: Any) -> GraphPayload:
-    """AutoGPT's ``{"graph": {...}}`` or a bare graph / export; anything else is 422, like any invalid body."""
+    """AutoGPT's ``{"graph": {...}}`` or a bare graph / export; anything else is 422, like any invalid body.
+
+    A body over one of the JSON limits (``domain.json_codec``) is 422 naming the limit.
+    """
+    check_json_limits(body)
     try:
-        check_json_depth(body)
         if isinstance(body, dict) and "graph" in body:
             return CreateGraphRequest.model_validate(body).graph
         return GraphBody.model_validate(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False), body=None) from None
-    except ValueError as exc:
-        raise RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc)}]) from None
 
 
 def _written(container: Container, saved: GraphSaved, response: Response) -> GraphWritten:

@@ -6,10 +6,10 @@ does not depend on where batches start and end.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Any
 
+from domain.json_codec import decode
 from projections.envelope import EventEnvelope
 from projections.executions import stats
 from projections.executions.tables import BLOCK_USAGE, EXECUTIONS, NODE_EXECUTIONS
@@ -24,7 +24,7 @@ _NODE_JSON = tuple(column.name for column in NODE_EXECUTIONS.columns if column.k
 def _parse(row: Row, json_columns: tuple[str, ...]) -> Row:
     for column in json_columns:
         if isinstance(row.get(column), str):
-            row[column] = json.loads(row[column])
+            row[column] = decode(row[column])
     return row
 
 

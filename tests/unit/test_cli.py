@@ -6,6 +6,7 @@ import json
 import re
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -95,6 +96,26 @@ def test_agents_import_rejects_a_file_that_is_not_json(data_dir: Path, tmp_path:
     result = runner.invoke(app, ["agents", "import", str(export)], env={"COLUMNS": "300"})
     assert result.exit_code == 2
     assert "is not a graph export" in result.output
+
+
+def test_agents_import_refuses_an_export_over_the_json_limits_and_stores_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    body = calculator()
+    deep: Any = 1
+    for _ in range(230):
+        deep = {"x": deep}
+    body["nodes"][1]["input_default"]["b"] = deep
+    export = tmp_path / "deep.json"
+    export.write_text(json.dumps(body))
+    result = runner.invoke(app, ["agents", "import", str(export)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "nests deeper than 64 levels" in result.output
+    container = build_container(Settings(AGENTGRAPH_DATA_DIR=data_dir))
+    try:
+        assert not container.graphs.recorder.max_notification_id()
+    finally:
+        container.close()
 
 
 def test_db_init_projections_status_and_rebuild(data_dir: Path, tmp_path: Path) -> None:
