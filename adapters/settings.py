@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=MAX_JSON_BYTES, alias="AGENTGRAPH_MAX_BODY_BYTES")
     max_running_per_user: int = Field(default=25, ge=1, alias="AGENTGRAPH_MAX_RUNNING_PER_USER")
     node_timeout_seconds: float = Field(default=600.0, gt=0, alias="AGENTGRAPH_NODE_TIMEOUT_SECONDS")
+    block_workers: int = Field(default=2, ge=1, alias="AGENTGRAPH_BLOCK_WORKERS")
+    block_execute_timeout_seconds: float = Field(default=30.0, gt=0, alias="AGENTGRAPH_BLOCK_EXECUTE_TIMEOUT_SECONDS")
     llm_base_url: str = Field(default="https://api.openai.com/v1", alias="AGENTGRAPH_LLM_BASE_URL")
     llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
     consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")

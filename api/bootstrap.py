@@ -59,6 +59,7 @@ class ExecutorService:
             container.graphs,
             container.blocks.get,
             GroupCommitWriter(container.executions),
+            container.block_runner,
             config
             or ExecutorConfig(
                 max_running_per_user=settings.max_running_per_user,
@@ -178,10 +179,10 @@ class Role:
 ROLES: dict[str, Role] = {
     role.name: role
     for role in (
-        Role("api", frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT})),
+        Role("api", frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS})),
         Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
         Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
-        Role("executor", frozenset({Part.STORES}), service=ExecutorService),
+        Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS}), service=ExecutorService),
     )
 }
 """Every role this build runs, in start order (services stop in reverse)."""

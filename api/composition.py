@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from fastapi import Depends, Request
 
+from adapters.block_workers import BlockWorkerPool
 from adapters.blocks.http import HttpPolicy, http_blocks
 from adapters.blocks.llm import LLMConfig, llm_blocks
 from adapters.event_log import EventLog
@@ -27,6 +28,7 @@ from adapters.pipeline_metrics import PipelineMetrics
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
 from application.agent_block import AgentExecutorBlock
+from application.block_runner import BlockRunner
 from application.contexts import LATER_CONTEXTS
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
@@ -47,6 +49,7 @@ class Part(enum.Enum):
     LOGS = "every context's event log (accounts, store and schedules included)"
     READ_STORE = "the read-model store"
     JWT = "the JWT verification key"
+    BLOCK_WORKERS = "the worker processes that run CPU-bound blocks (started with the first such block)"
 
 
 EVERY_PART = frozenset(Part)
@@ -75,6 +78,7 @@ class Container:
         later_contexts: dict[str, Application[UUID]] | None = None,
         read_store: ReadStore | None = None,
         jwt: JWTConfig | None = None,
+        block_workers: BlockWorkerPool | None = None,
     ) -> None:
         self.settings = settings
         self.blocks = blocks
@@ -83,6 +87,7 @@ class Container:
         self._later_contexts = later_contexts
         self._read_store = read_store
         self._jwt = jwt
+        self._block_workers = block_workers
 
     @property
     def parts(self) -> frozenset[Part]:
@@ -92,6 +97,7 @@ class Container:
             Part.LOGS: self._later_contexts is not None,
             Part.READ_STORE: self._read_store is not None,
             Part.JWT: self._jwt is not None,
+            Part.BLOCK_WORKERS: self._block_workers is not None,
         }
         return frozenset(part for part, present in built.items() if present)
 
@@ -114,6 +120,11 @@ class Container:
     def jwt(self) -> JWTConfig:
         """How bearer tokens are verified."""
         return _built(self._jwt, Part.JWT)
+
+    @property
+    def block_runner(self) -> BlockRunner:
+        """Where blocks run: CPU-bound ones in worker processes a timeout can kill."""
+        return _built(self._block_workers, Part.BLOCK_WORKERS)
 
     @property
     def graph_queries(self) -> GraphQueries:
@@ -140,6 +151,8 @@ class Container:
                 app.close()
         if self._read_store is not None:
             self._read_store.close()
+        if self._block_workers is not None:
+            self._block_workers.close()
 
 
 def _built(part: _T | None, name: Part) -> _T:
@@ -197,6 +210,7 @@ def build_container(
         later_contexts=later,
         read_store=read_store,
         jwt=jwt,
+        block_workers=BlockWorkerPool(settings.block_workers) if Part.BLOCK_WORKERS in wanted else None,
     )
 
 

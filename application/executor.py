@@ -49,6 +49,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from application.block_runner import BlockRunner, InlineBlockRunner
 from application.execution_writer import GroupCommitWriter
 from application.executions import ExecutionsApplication, check_inputs
 from domain.blocks.base import Block, BlockError, BlockType, RunContext
@@ -120,10 +121,12 @@ class Executor:
         graphs: GraphSource,
         lookup: BlockLookup,
         writer: GroupCommitWriter,
+        runner: BlockRunner | None = None,
         config: ExecutorConfig | None = None,
         executor_id: str | None = None,
     ) -> None:
         self.app = app
+        self.runner = runner or InlineBlockRunner()  # where blocks run (CPU-bound ones: where a timeout stops them)
         self.graphs = graphs
         self.lookup = lookup
         self.config = config or ExecutorConfig()
@@ -446,7 +449,7 @@ class Executor:
                 data = fold_agent_inputs(block, data)
             data = coerce_inputs(block, data)
             async with asyncio.timeout(timeout):
-                async for pin, value in block.execute(data, context):
+                async for pin, value in self.runner.execute(block, data, context):
                     produced += 1
                     if produced % YIELD_EVERY == 0:
                         # a block yielding many values without awaiting must not starve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
@@ -12,7 +13,7 @@ from api.auth import CurrentUser
 from api.composition import ContainerDep
 from api.errors import responses
 from api.json_response import SafeJSONResponse, finite_json
-from domain.blocks.base import RunContext
+from domain.blocks.base import BlockExecutionError, RunContext
 from domain.json_codec import check_json_limits
 
 router = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
@@ -63,13 +64,23 @@ async def execute_block(
     """Run the block once on ``data`` and return ``{pin: [values]}``.
 
     An unknown block is 404; invalid input or a failing block is 400 with the
-    block's message.
+    block's message. The block runs as a graph node would (the same runner,
+    so a CPU-bound block runs in a worker process, with the same size caps
+    and template budget), within ``AGENTGRAPH_BLOCK_EXECUTE_TIMEOUT_SECONDS``:
+    past it the work is stopped and the answer is a 400 ``block_failed``.
     """
     block = container.blocks.get(block_id)
     if block is None or block.disabled:
         raise HTTPException(status_code=404, detail=f"Block {block_id} not found")
     outputs: dict[str, list[Any]] = {}
-    async for pin, value in block.execute(data, RunContext(user_id=user.user_id)):
-        outputs.setdefault(pin, []).append(value)
+    timeout = container.settings.block_execute_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            async for pin, value in container.block_runner.execute(block, data, RunContext(user_id=user.user_id)):
+                outputs.setdefault(pin, []).append(value)
+    except TimeoutError:
+        raise BlockExecutionError(
+            f"Block execution timed out after {timeout:g} seconds", block.name(), block.id
+        ) from None
     # returned as a response so non-finite numbers keep their names (see json_response)
     return SafeJSONResponse(jsonable_encoder(finite_json(outputs)))

@@ -254,6 +254,17 @@ class Block(ABC):
     block_type: ClassVar[BlockType] = BlockType.STANDARD
     static_output: ClassVar[bool] = False
     disabled: ClassVar[bool] = False
+    cpu_bound: ClassVar[bool] = False
+    """True for a block that runs a program the graph author wrote (a template, a regex).
+
+    Such a block's CPU time and memory have no bound the platform can compute
+    from its input, so it runs in a worker process, where a timeout really
+    stops it (the worker is killed and replaced) and memory is capped. Every
+    other block is cheap (its work is linear in an input the API already
+    caps, or it is a builder with a size cap, ``domain.blocks.sizes``) or is
+    I/O that awaits, and runs in the caller's event loop: a process hop per
+    node would cost far more than the block itself.
+    """
     Input: ClassVar[type[BlockSchema]] = EmptySchema
     Output: ClassVar[type[BlockSchema]] = EmptySchema
 

@@ -20,6 +20,7 @@ from domain.blocks.base import (
     RunContext,
     SchemaField,
 )
+from domain.blocks.sizes import check_list_size
 
 # The pins are named `list`, which shadows the builtin inside the schema class
 # bodies; this alias keeps the annotations readable and unambiguous.
@@ -81,6 +82,7 @@ class CreateListBlock(Block):
         # A limit of 0 counts as "no limit", as in AutoGPT (it tests truthiness).
         max_size = input_data.max_size or 0
         max_tokens = input_data.max_tokens or 0
+        check_list_size(len(input_data.values), "The list")
         chunk: AnyList = []
         chunk_tokens = 0
         for value in input_data.values:
@@ -140,6 +142,7 @@ class AddToListBlock(Block):
         # Only None is skipped: falsy entries such as 0, "" or False are added.
         if input_data.entry is not None:
             added.append(input_data.entry)
+        check_list_size(len(input_data.list) + len(added), "The updated list")
         current = list(input_data.list)
         position = input_data.position
         if position is None:

@@ -21,6 +21,7 @@ from domain.blocks.base import (
     RunContext,
     SchemaField,
 )
+from domain.blocks.sizes import check_text_size
 from domain.blocks.templating import render_template
 
 # Limits of ExtractTextInformationBlock, as AutoGPT sets them against abuse.
@@ -45,13 +46,18 @@ def _as_text(value: Any) -> str:
 
 
 class MatchTextPatternBlock(Block):
-    """Routes ``data`` to ``positive`` or ``negative`` depending on a regex search."""
+    """Routes ``data`` to ``positive`` or ``negative`` depending on a regex search.
+
+    A search past ``REGEX_TIMEOUT_SECONDS`` fails the node (not "negative": a
+    router must not pick a branch for a search that never finished).
+    """
 
     id = "3060088f-6ed9-4928-9ba7-9c92823a7ccd"
     description = (
         "Matches text against a regex pattern and forwards data to positive or negative output based on the match."
     )
     categories = frozenset({BlockCategory.TEXT})
+    cpu_bound = True  # runs an author-written regex or template: in a worker process (Block.cpu_bound)
 
     class Input(BlockSchemaInput):
         text: Any = SchemaField(description="Text to match")
@@ -70,14 +76,22 @@ class MatchTextPatternBlock(Block):
         forwarded = input_data.data or input_data.text
         flags = _regex_flags(input_data.case_sensitive, input_data.dot_all)
         # An invalid pattern raises regex.error here, which fails the node.
-        found = await asyncio.to_thread(
-            regex.search,
-            input_data.match,
-            _as_text(input_data.text),
-            flags=flags,
-            timeout=REGEX_TIMEOUT_SECONDS,
-            concurrent=True,
-        )
+        try:
+            found = await asyncio.to_thread(
+                regex.search,
+                input_data.match,
+                _as_text(input_data.text),
+                flags=flags,
+                timeout=REGEX_TIMEOUT_SECONDS,
+                concurrent=True,
+            )
+        except TimeoutError:
+            # A router must not guess: "negative" would send the data down the wrong branch
+            # whenever the pattern merely ran long. (AutoGPT has no timeout here at all.)
+            raise TimeoutError(
+                f"Regex search timed out after {REGEX_TIMEOUT_SECONDS:g} seconds: "
+                "the pattern backtracks too much on this text; simplify it"
+            ) from None
         if found:
             yield "positive", forwarded
         else:
@@ -118,6 +132,7 @@ class ExtractTextInformationBlock(Block):
     id = "3146e4fe-2cdd-4f29-bd12-0c9d5bb4deb0"
     description = "This block extracts the text from the given text using the pattern (regex)."
     categories = frozenset({BlockCategory.TEXT})
+    cpu_bound = True  # runs an author-written regex or template: in a worker process (Block.cpu_bound)
 
     class Input(BlockSchemaInput):
         text: Any = SchemaField(description="Text to parse")
@@ -158,6 +173,7 @@ class FillTextTemplateBlock(Block):
     id = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
     description = "This block formats the given texts using the format template."
     categories = frozenset({BlockCategory.TEXT})
+    cpu_bound = True  # runs an author-written regex or template: in a worker process (Block.cpu_bound)
 
     class Input(BlockSchemaInput):
         values: dict[str, Any] = SchemaField(
@@ -202,7 +218,9 @@ class CombineTextsBlock(Block):
         output: str = SchemaField(description="Combined text")
 
     async def run(self, input_data: Input, context: RunContext) -> BlockOutput:
-        yield "output", input_data.delimiter.join(input_data.input)
+        texts, delimiter = input_data.input, input_data.delimiter
+        check_text_size(sum(map(len, texts)) + len(delimiter) * max(len(texts) - 1, 0), "The combined text")
+        yield "output", delimiter.join(texts)
 
 
 class TextSplitBlock(Block):
@@ -247,4 +265,7 @@ class TextReplaceBlock(Block):
         output: str = SchemaField(description="The text with the replaced text.")
 
     async def run(self, input_data: Input, context: RunContext) -> BlockOutput:
-        yield "output", input_data.text.replace(input_data.old, input_data.new)
+        text, old, new = input_data.text, input_data.old, input_data.new
+        if len(new) > len(old):  # a replace that grows the text: its size is known before it is built
+            check_text_size(len(text) + text.count(old) * (len(new) - len(old)), "The replaced text")
+        yield "output", text.replace(old, new)

@@ -227,6 +227,11 @@ FRAMEWORK_NAMES = [
     "register",  # eventsourcing Transcoder interface
     "row_factory",  # psycopg connection setting
     "previous_executor_id",  # a parameter of an @event method names a field of the event it records
+    "render",  # Starlette's Response hook
+    "visit_For",  # jinja2 NodeTransformer visitors and sandbox hooks (domain.blocks.templating)
+    "visit_Concat",
+    "intercepted_binops",
+    "call_binop",
 ]
 """Names that a library reads or calls, though no product code does."""
 

@@ -454,3 +454,19 @@ async def test_a_list_of_falsy_items_is_not_empty() -> None:
 async def test_list_is_empty_requires_a_list(given: dict[str, Any]) -> None:
     with pytest.raises(BlockInputError):
         await outputs_of(ListIsEmptyBlock(), given)
+
+
+# --- size caps ---------------------------------------------------------------------
+
+
+async def test_create_list_of_a_million_values_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(BlockExecutionError) as failed:
+        [pair async for pair in CreateListBlock().execute({"values": [0] * 1_000_000})]
+    assert str(failed.value) == "The list would have 1,000,000 items; the limit is 100,000"
+
+
+async def test_add_to_list_past_the_cap_is_refused_with_a_clear_error() -> None:
+    given = {"list": [0] * 100_000, "entries": [1, 2]}
+    with pytest.raises(BlockExecutionError) as failed:
+        [pair async for pair in AddToListBlock().execute(given)]
+    assert str(failed.value) == "The updated list would have 100,002 items; the limit is 100,000"

@@ -155,6 +155,17 @@ async def test_match_text_pattern_invalid_regex_fails_the_node() -> None:
         await run_strict(MatchTextPatternBlock(), {"text": "abc", "match": "(", "data": "D"})
 
 
+async def test_match_text_pattern_fails_the_node_when_the_regex_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A router must not guess "negative" for a search that never finished (see the README).
+    monkeypatch.setattr(text_module, "REGEX_TIMEOUT_SECONDS", 0.5)
+    given = {"text": "a" * 60 + "!", "match": "(a|aa)+$", "data": "D"}
+    with pytest.raises(BlockExecutionError) as failed:
+        await run_strict(MatchTextPatternBlock(), given)
+    assert str(failed.value) == (
+        "Regex search timed out after 0.5 seconds: the pattern backtracks too much on this text; simplify it"
+    )
+
+
 async def test_match_text_pattern_requires_data() -> None:
     with pytest.raises(BlockInputError):
         await run_block(MatchTextPatternBlock(), {"text": "abc", "match": "a"})
@@ -334,6 +345,40 @@ async def test_fill_text_template_is_sandboxed() -> None:
         await run_strict(FillTextTemplateBlock(), {"values": {}, "format": template})
 
 
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+            "Template exceeded its budget of 100,000 loop iterations and calls",
+        ),
+        ("{{ 'a' * 1000000000 }}", "Template built a value longer than 1,000,000 characters or items"),
+        ("{{ ([0] * 10000000) | length }}", "Template built a value longer than 1,000,000 characters or items"),
+        (
+            "{% set ns = namespace(x='ab') %}{% for i in range(25) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+            "Template built a value longer than 1,000,000 characters or items",
+        ),
+        (
+            "{% set ns = namespace(x='ab') %}{% for i in range(25) %}{% set ns.x = ns.x + ns.x %}{% endfor %}",
+            "Template built a value longer than 1,000,000 characters or items",
+        ),
+        ("{{ 10 ** 100000 }}", "Template built a number larger than 4,096 bits"),
+        ("{% for i in range(99999) %}{{ 'x' * 20 }}{% endfor %}", "Template output is longer"),
+    ],
+    ids=["nested-loops", "repeated-string", "repeated-list", "doubling-concat", "doubling-plus", "power", "output"],
+)
+async def test_fill_text_template_over_its_budget_fails_with_a_clear_error(template: str, message: str) -> None:
+    with pytest.raises(BlockExecutionError) as failed:
+        await run_strict(FillTextTemplateBlock(), {"values": {}, "format": template})
+    assert str(failed.value).startswith(message)
+
+
+async def test_fill_text_template_within_its_budget_renders_loops_and_operators() -> None:
+    template = "{% for i in items %}{{ i * 2 }}{{ '-' ~ name }}{% endfor %} {{ 'ab' * 3 }} {{ 2**10 }} {{ [1] + [2] }}"
+    given = {"values": {"items": list(range(3)), "name": "x"}, "format": template}
+    assert await run_strict(FillTextTemplateBlock(), given) == [("output", "0-x2-x4-x ababab 1024 [1, 2]")]
+
+
 # ---------------------------------------------------------------- CombineTextsBlock
 
 
@@ -390,3 +435,20 @@ async def test_text_split_empty_delimiter_fails_the_node() -> None:
 )
 async def test_text_replace_replaces_every_literal_occurrence(given: dict[str, Any], expected: Outputs) -> None:
     assert await run_block(TextReplaceBlock(), given) == expected
+
+
+# ---------------------------------------------------------------- size caps
+
+
+async def test_text_replace_that_would_grow_past_the_cap_is_refused_before_building() -> None:
+    given = {"text": "a" * 1000, "old": "a", "new": "b" * 10_000}
+    with pytest.raises(BlockExecutionError) as failed:
+        await run_strict(TextReplaceBlock(), given)
+    assert str(failed.value) == "The replaced text would have 10,000,000 characters; the limit is 1,000,000"
+
+
+async def test_combine_texts_past_the_cap_is_refused() -> None:
+    given = {"input": ["x" * 1000] * 1000, "delimiter": ","}
+    with pytest.raises(BlockExecutionError) as failed:
+        await run_strict(CombineTextsBlock(), given)
+    assert str(failed.value) == "The combined text would have 1,000,999 characters; the limit is 1,000,000"

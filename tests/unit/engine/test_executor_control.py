@@ -28,6 +28,8 @@ from tests.unit.engine.harness import (
     start_platform,
 )
 
+FILL_TEMPLATE = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
+
 
 def sleeper_graph(platform: Platform, seconds: float, name: str = "sleepy") -> str:
     return platform.add_graph(
@@ -158,6 +160,29 @@ async def test_a_node_that_overruns_its_timeout_fails_with_a_clear_error(tmp_pat
         assert nap.error == "Node execution timed out after 0.3 seconds"
         assert nap.output_data == {"error": ["Node execution timed out after 0.3 seconds"]}
         assert execution.status == "COMPLETED"
+
+
+async def test_a_cpu_bound_template_that_overruns_its_timeout_is_stopped_and_fails_clearly(tmp_path: Path) -> None:
+    # minutes of CPU inside one synchronous render: only a timeout that can kill a process stops it
+    slow = "{% for i in range(3000) %}{{ ('x' * 900000) | replace('x', 'yy') | length }}{% endfor %}"
+    async for platform in start_platform(tmp_path, ExecutorConfig(node_timeout_seconds=1)):
+        graph = platform.add_graph(
+            [node("in", INPUT, name="x"), node("fill", FILL_TEMPLATE, format=slow, values={})],
+            [link("in", "result", "fill", "values_#_x")],
+        )
+        execution = await platform.run(graph, {"x": 1}, timeout=30)
+        [fill] = [n for n in execution.node_executions.values() if n.node_id == "fill"]
+        assert fill.status == "FAILED"
+        assert fill.output_data == {"error": ["Node execution timed out after 1 seconds"]}
+        # the pool replaced the killed worker: the next template renders
+        quick = platform.add_graph(
+            [node("in", INPUT, name="x"), node("fill", FILL_TEMPLATE, format="x={{ x }}", values={})],
+            [link("in", "result", "fill", "values_#_x")],
+        )
+        rendered = await platform.run(quick, {"x": 7}, timeout=30)
+        assert [n.output_data for n in rendered.node_executions.values() if n.node_id == "fill"] == [
+            {"output": ["x=7"]}
+        ]
 
 
 def _child_graph(platform: Platform, seconds: float) -> str:
