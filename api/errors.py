@@ -84,7 +84,10 @@ def _doc(model: Any, description: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _doc(InvalidGraphBody | ErrorBody, "Invalid graph or inputs, malformed JSON or consistency token"),
+    400: _doc(
+        InvalidGraphBody | ErrorBody,
+        "Invalid graph or inputs, malformed JSON, a malformed consistency token or one past the log's head",
+    ),
     401: _doc(ErrorBody, "Missing, invalid or expired bearer token"),
     403: _doc(ErrorBody, "Authenticated but not allowed"),
     404: _doc(ErrorBody, "No such resource for this user"),
@@ -123,7 +126,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.status_code, exc.detail),
+            error_body(exc.status_code, exc.detail, getattr(exc, "code", None)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
