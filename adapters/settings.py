@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="AGENTGRAPH_HOST")
     port: int = Field(default=8000, alias="AGENTGRAPH_PORT")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, alias="AGENTGRAPH_MAX_BODY_BYTES")
+    request_read_timeout_seconds: float = Field(default=30.0, gt=0, alias="AGENTGRAPH_REQUEST_READ_TIMEOUT_SECONDS")
     max_running_per_user: int = Field(default=25, ge=1, alias="AGENTGRAPH_MAX_RUNNING_PER_USER")
     node_timeout_seconds: float = Field(default=600.0, gt=0, alias="AGENTGRAPH_NODE_TIMEOUT_SECONDS")
     llm_base_url: str = Field(default="https://api.openai.com/v1", alias="AGENTGRAPH_LLM_BASE_URL")

@@ -226,6 +226,9 @@ FRAMEWORK_NAMES = [
     "register",  # eventsourcing Transcoder interface
     "row_factory",  # psycopg connection setting
     "previous_executor_id",  # a parameter of an @event method names a field of the event it records
+    "_num_writers",  # eventsourcing's pool bookkeeping, mended in adapters.sqlite_recorder
+    "__class__",  # the mended pool class, set on the pool eventsourcing built
+    "disconnected",  # uvicorn's request cycle flag, set when the read deadline closes a connection
 ]
 """Names that a library reads or calls, though no product code does."""
 
