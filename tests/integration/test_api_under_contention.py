@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+import application.graphs as graphs_application
 from adapters.settings import Settings
 from api.app import create_app
 from api.auth import mint_token
@@ -59,6 +60,28 @@ def test_twenty_simultaneous_saves_of_one_graph_each_get_the_next_version(client
         f"/api/graphs/{graph_id}/versions", headers={"X-Consistency-Token": answers[-1].headers["X-Consistency-Token"]}
     )
     assert len(kept.json()) == 21
+
+
+def test_saves_still_losing_the_race_after_every_retry_answer_409_version_conflict(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graphs_application, "CONFLICT_ATTEMPTS", 1)  # no retry: every lost race is reported
+    graph_id = client.post("/api/graphs", json={"graph": calculator()}).json()["id"]
+
+    def save(b: int) -> Any:
+        return client.put(f"/api/graphs/{graph_id}", json={"graph": calculator(b=b)})
+
+    answers: list[Any] = []
+    with ThreadPoolExecutor(20) as pool:
+        for _ in range(10):  # rounds of 20 simultaneous saves, until some lost a race
+            answers += pool.map(save, range(20))
+            if any(a.status_code == 409 for a in answers):
+                break
+
+    assert {a.status_code for a in answers} == {200, 409}
+    saved = sorted(a.json()["version"] for a in answers if a.status_code == 200)
+    assert saved == list(range(2, 2 + len(saved)))  # no version lost or taken twice
+    assert all(a.json()["code"] == "version_conflict" for a in answers if a.status_code == 409)
 
 
 def _hold_every_connection(container: Container, stack: ExitStack) -> None:
