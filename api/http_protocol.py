@@ -9,6 +9,9 @@ within ``AGENTGRAPH_REQUEST_READ_TIMEOUT_SECONDS`` of the connection opening
 or of its first byte; otherwise the server answers 408 (when nothing was
 answered yet) and closes the connection. Once a request has arrived the
 deadline is off: a slow handler is never cut short by it.
+
+Built on uvicorn's h11 protocol, the one ``serve`` ran before (httptools is
+not installed); ``agentgraph serve`` passes it as ``uvicorn.run(http=...)``.
 """
 
 from __future__ import annotations
