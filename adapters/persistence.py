@@ -32,7 +32,9 @@ def postgres_env(database_url: str, *, create_table: bool = True, pool_size: int
         "POSTGRES_PORT": str(params.get("port") or "5432"),
         "POSTGRES_USER": str(params.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # Also how long a command waits for a free pooled connection, and eventsourcing
+        # tries 10 times: a burst that exhausts the pool is a 503 after ~30 s, not ~100 s.
+        "POSTGRES_CONNECT_TIMEOUT": "3",
         "CREATE_TABLE": "y" if create_table else "n",
         # Kept off on purpose: with it on, log followers lose events under
         # concurrent writers.

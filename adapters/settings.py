@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, alias="AGENTGRAPH_PORT")
     # the transport's cap, never below the JSON value limit: a body the value limits accept must arrive
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=MAX_JSON_BYTES, alias="AGENTGRAPH_MAX_BODY_BYTES")
+    request_read_timeout_seconds: float = Field(default=30.0, gt=0, alias="AGENTGRAPH_REQUEST_READ_TIMEOUT_SECONDS")
     max_running_per_user: int = Field(default=25, ge=1, alias="AGENTGRAPH_MAX_RUNNING_PER_USER")
     node_timeout_seconds: float = Field(default=600.0, gt=0, alias="AGENTGRAPH_NODE_TIMEOUT_SECONDS")
     block_workers: int = Field(default=2, ge=1, alias="AGENTGRAPH_BLOCK_WORKERS")

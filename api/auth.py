@@ -66,6 +66,8 @@ def decode_token(token: str, config: JWTConfig) -> dict[str, Any]:
         raise _unauthorized("Invalid token signature") from None
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"Invalid token: {exc}") from None
+    if not str(payload["sub"]).strip():  # "" would be one shared anonymous user for every such token
+        raise _unauthorized("Token has an empty 'sub' claim")
     return payload
 
 

@@ -107,6 +107,7 @@ def serve(
     from api.app import create_app
     from api.bootstrap import RoleError, build_for, choose_roles
     from api.composition import TablesMissingError
+    from api.http_protocol import with_request_deadline
 
     settings = _settings()
     try:
@@ -137,7 +138,13 @@ def serve(
             run_projector="projector" in roles,
             run_relay="relay" in roles,
         )
-        uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info")
+        uvicorn.run(
+            api,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+            http=with_request_deadline(settings.request_read_timeout_seconds),  # slow clients are cut off
+        )
     finally:
         container.close()
 

@@ -8,6 +8,10 @@ query that sends it back (same header, or ``?consistency_token=``) waits
 until the read model it reads has applied those positions, at most
 ``AGENTGRAPH_CONSISTENCY_WAIT_SECONDS`` (5 s); then it answers with what it
 has and the header ``X-Consistency-Stale: true``.
+
+A token naming a position the log has not reached is no write anyone made
+(a command answers only after its commit): it is refused at once with 400
+``consistency_token_ahead`` instead of holding a worker thread for the wait.
 """
 
 from __future__ import annotations
@@ -73,6 +77,25 @@ def answer_with_token(response: Response, token: str | None) -> str | None:
     return token
 
 
+class TokenAheadError(HTTPException):
+    """400: the token names a position past the head of its log."""
+
+    code = "consistency_token_ahead"
+
+    def __init__(self, ahead: Positions, heads: dict[str, int]) -> None:
+        named = ", ".join(f"{c}:{p} (the log ends at {heads[c]})" for c, (p, _) in sorted(ahead.items()))
+        super().__init__(status_code=400, detail=f"Consistency token names positions no write produced: {named}")
+
+
+def refuse_ahead(container: Container, positions: Positions) -> None:
+    """Raise ``TokenAheadError`` when a position is past the head of its context's log."""
+    logs = container.event_logs
+    heads = {c: logs[c].head() for c in positions if c in logs}
+    ahead = {c: p for c, p in positions.items() if c in heads and p[0] > heads[c]}
+    if ahead:
+        raise TokenAheadError(ahead, heads)
+
+
 def wait_for(container: Container, projection: str, positions: Positions, timeout: float) -> bool:
     """Poll the read store until ``projection`` applied ``positions``; False on timeout."""
     deadline = time.monotonic() + timeout
@@ -101,7 +124,10 @@ def consistent(projection: str, contexts: frozenset[str]) -> Callable[..., None]
         if not token:
             return
         positions = {c: p for c, p in decode_token(token).items() if c in contexts}
-        if positions and not wait_for(container, projection, positions, container.settings.consistency_wait_seconds):
+        if not positions or wait_for(container, projection, positions, timeout=0):
+            return
+        refuse_ahead(container, positions)
+        if not wait_for(container, projection, positions, container.settings.consistency_wait_seconds):
             response.headers[STALE_HEADER] = "true"
 
     return dependency

@@ -25,6 +25,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.store_busy import MAYBE_BUSY, RETRY_AFTER_SECONDS, is_store_busy
+from application.graphs import GraphChangeConflictError
 from domain.blocks.base import BlockError, BlockInputError
 from domain.graph_validation import GraphValidationError
 from domain.json_codec import JSONLimitError
@@ -43,6 +45,7 @@ _CODES = {
     415: "unsupported_media_type",
     422: "request_invalid",
     429: "rate_limited",
+    503: "store_busy",
 }
 
 
@@ -85,15 +88,23 @@ def _doc(model: Any, description: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _doc(InvalidGraphBody | ErrorBody, "Invalid graph or inputs, malformed JSON or consistency token"),
+    400: _doc(
+        InvalidGraphBody | ErrorBody,
+        "Invalid graph or inputs, malformed JSON, a malformed consistency token or one past the log's head",
+    ),
     401: _doc(ErrorBody, "Missing, invalid or expired bearer token"),
     403: _doc(ErrorBody, "Authenticated but not allowed"),
     404: _doc(ErrorBody, "No such resource for this user"),
-    409: _doc(ErrorBody, "Conflicts with the resource's current state"),
+    409: _doc(
+        ErrorBody, "Conflicts with the resource's current state (code version_conflict: changed by others meanwhile)"
+    ),
     413: _doc(ErrorBody, "Body larger than the configured limit"),
     422: _doc(RequestInvalidBody, "The request does not match the API schema"),
     429: _doc(ErrorBody, "Too many requests"),
-    503: _doc(ErrorBody, "A dependency is unavailable; retry later"),
+    503: {
+        **_doc(ErrorBody, "The database is busy or out of connections (code store_busy); retry after Retry-After"),
+        "headers": {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
+    },
 }
 """Every error status the API can answer, with its body model; routers pick theirs."""
 
@@ -119,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.status_code, exc.detail),
+            error_body(exc.status_code, exc.detail, getattr(exc, "code", None)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
@@ -166,6 +177,23 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(400, exc.message, code, block_id=exc.block_id, block_name=exc.block_name),
             status_code=status.HTTP_400_BAD_REQUEST,
         )
+
+    @app.exception_handler(GraphChangeConflictError)
+    async def version_conflict(_: Request, exc: GraphChangeConflictError) -> JSONResponse:
+        return JSONResponse(error_body(409, str(exc), "version_conflict"), status_code=status.HTTP_409_CONFLICT)
+
+    async def store_busy(_: Request, exc: Exception) -> JSONResponse:
+        if not is_store_busy(exc):
+            raise exc  # a bug, not a busy store: the 500 handler below
+        log.warning("store busy: %r", exc)  # a burst or a lock: the client may retry (adapters.store_busy)
+        return JSONResponse(
+            error_body(503, "The database is busy; retry shortly"),
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for busy_type in MAYBE_BUSY:  # handled here, not by the 500 handler, so the connection stays open
+        app.add_exception_handler(busy_type, store_busy)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -21,6 +21,8 @@ from domain.blocks.base import (
     RunContext,
     SchemaField,
 )
+from domain.ids import CanonicalUUID
+from domain.numbers import VersionNumber
 
 
 class SubAgentRunner(Protocol):
@@ -41,8 +43,8 @@ class AgentExecutorBlock(Block):
 
     class Input(BlockSchemaInput):
         user_id: str = SchemaField(description="User ID")
-        graph_id: str = SchemaField(description="Graph ID")
-        graph_version: int = SchemaField(description="Graph Version")
+        graph_id: CanonicalUUID = SchemaField(description="Graph ID")  # any spelling runs the same graph
+        graph_version: VersionNumber = SchemaField(description="Graph Version")
         agent_name: str | None = SchemaField(default=None, description="Name to display in the Builder UI")
         inputs: dict[str, Any] = SchemaField(description="Input data for the graph")
         input_schema: dict[str, Any] = SchemaField(description="Input schema for the graph")

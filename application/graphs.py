@@ -5,21 +5,43 @@ log. Ownership is enforced here: a user only ever changes their own graphs,
 and another user's graph is reported as not found, never as forbidden.
 Reading graphs is the read side's job (``projections.graphs.queries``);
 commands return what they wrote (``application.results``).
+
+Concurrent changes of one graph: a command is "change the graph as it is
+now" (a save is "record the next version"), so when another writer got its
+event in first (the store refuses the same aggregate version twice) the
+command reloads the graph and tries again, up to ``CONFLICT_ATTEMPTS`` times
+with a short random pause. Only a graph that is still being changed by
+others after that many tries raises ``GraphChangeConflictError`` (the API's
+409 ``version_conflict``): nothing is lost and nothing is recorded twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import IntegrityError, Recording
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from application.results import GraphDeleted, GraphSaved, position_of
 from domain.agent_format import GraphPayload, content_from_payload, strip_secrets
 from domain.graph import Graph, GraphContent, GraphDeletedError, UnknownVersionError
 from domain.graph_validation import BlockLookup, validate_graph
 from domain.not_found import GraphNotFoundError
+
+CONFLICT_ATTEMPTS = 50
+"""Tries of one command against a graph others keep changing (each loses only to a writer that won)."""
+
+CONFLICT_PAUSE_SECONDS = 0.02
+"""Longest random pause before a retry, so the losers of one race do not meet again in the next."""
+
+_T = TypeVar("_T")
+
+
+class GraphChangeConflictError(Exception):
+    """Others changed the graph on every one of ``CONFLICT_ATTEMPTS`` tries: the caller may try again."""
 
 
 class GraphsApplication(Application[UUID]):
@@ -45,29 +67,41 @@ class GraphsApplication(Application[UUID]):
 
     def update_graph(self, user_id: str, graph_id: UUID, payload: GraphPayload) -> GraphSaved:
         """Record a new version (latest + 1) and make it active."""
-        graph = self._owned(user_id, graph_id)
         content = self._prepare(payload, fresh_ids=False)
-        try:
-            number = graph.add_version(content)
-        except GraphDeletedError as exc:
-            raise GraphNotFoundError(str(exc)) from None
-        return self._saved(graph, number, self.save(graph))
+
+        def save_next() -> GraphSaved:
+            graph = self._owned(user_id, graph_id)
+            try:
+                number = graph.add_version(content)
+            except GraphDeletedError as exc:
+                raise GraphNotFoundError(str(exc)) from None
+            return self._saved(graph, number, self.save(graph))
+
+        return _retrying_conflicts(graph_id, save_next)
 
     def set_active_version(self, user_id: str, graph_id: UUID, version: int) -> GraphSaved:
         """Choose the version new executions and plain GETs use."""
-        graph = self._owned(user_id, graph_id)
-        try:
-            graph.set_active_version(version)
-        except UnknownVersionError as exc:
-            raise GraphNotFoundError(str(exc)) from None
-        return self._saved(graph, version, self.save(graph))
+
+        def activate() -> GraphSaved:
+            graph = self._owned(user_id, graph_id)
+            try:
+                graph.set_active_version(version)
+            except UnknownVersionError as exc:
+                raise GraphNotFoundError(str(exc)) from None
+            return self._saved(graph, version, self.save(graph))
+
+        return _retrying_conflicts(graph_id, activate)
 
     def delete_graph(self, user_id: str, graph_id: UUID) -> GraphDeleted:
         """Soft-delete a graph (its history stays)."""
-        graph = self._owned(user_id, graph_id)
-        graph.delete()
-        recordings = self.save(graph)
-        return GraphDeleted(graph.id, position_of(recordings), version_count=len(graph.versions))
+
+        def delete() -> GraphDeleted:
+            graph = self._owned(user_id, graph_id)
+            graph.delete()
+            recordings = self.save(graph)
+            return GraphDeleted(graph.id, position_of(recordings), version_count=len(graph.versions))
+
+        return _retrying_conflicts(graph_id, delete)
 
     def graph_for_run(self, user_id: str, graph_id: str, version: int, *, new_run: bool = False) -> GraphContent:
         """One pinned version of one of the user's graphs, for a run to execute.
@@ -118,3 +152,19 @@ class GraphsApplication(Application[UUID]):
             created_at=graph.version_created_at[version],
             content=graph.content(version),
         )
+
+
+def _retrying_conflicts(graph_id: UUID, change: Callable[[], _T]) -> _T:
+    """Run ``change`` (load, change, save) again while another writer's event takes its place (module docstring)."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(IntegrityError),
+        stop=stop_after_attempt(CONFLICT_ATTEMPTS),
+        wait=wait_random(0, CONFLICT_PAUSE_SECONDS),
+        reraise=True,
+    )
+    try:
+        return retrying(change)
+    except IntegrityError:
+        raise GraphChangeConflictError(
+            f"Graph {graph_id} was changed by others on each of {CONFLICT_ATTEMPTS} tries; try again"
+        ) from None

@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.blocks.base import BlockType
 from domain.graph import GraphContent, Link, Node
 from domain.graph_validation import BlockLookup
+from domain.ids import CanonicalUUID
+from domain.numbers import VersionNumber
 
 SECRET_NAME_MARKERS = ("credentials", "api_key", "password", "token", "secret")
 _SECRET_NAME = re.compile("|".join(re.escape(marker) for marker in SECRET_NAME_MARKERS), re.IGNORECASE)
@@ -68,8 +70,8 @@ class GraphPayload(BaseModel):
     description: str | None = ""
     instructions: str | None = None
     recommended_schedule_cron: str | None = None
-    forked_from_id: str | None = None
-    forked_from_version: int | None = None
+    forked_from_id: CanonicalUUID | None = None
+    forked_from_version: VersionNumber | None = None
     nodes: list[NodePayload] = Field(default_factory=list)
     links: list[LinkPayload] = Field(default_factory=list)
 

@@ -11,7 +11,7 @@ from api.consistency import GraphsConsistent
 from api.errors import responses
 from projections.graphs.models import GraphMeta
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422))
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422, 503))
 
 
 @router.get("/users/{user_id}/graphs", summary="List any user's graphs (admins only)", dependencies=[GraphsConsistent])

@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.auth import CurrentUser
@@ -27,11 +27,11 @@ from api.consistency import (
     token_for,
 )
 from api.errors import responses
-from api.ids import execution_uuid, graph_uuid
-from api.routers.graphs import MAX_VERSION
+from api.ids import ExecutionId, GraphId
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.json_codec import check_json_limits
 from domain.not_found import ExecutionNotFoundError
+from domain.numbers import VersionNumber
 from projections.executions.models import (
     GraphExecutionMeta,
     GraphExecutionsPaginated,
@@ -42,11 +42,14 @@ from projections.executions.models import (
 )
 from projections.executions.queries import run_meta
 
-commands = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 413, 422))
-queries = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 422))
+commands = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 413, 422, 503))
+queries = APIRouter(tags=["executions"], responses=responses(400, 401, 404, 422, 503))
 
 MAX_PAGE = 1_000_000
 """Pages beyond this are refused (422): no one pages that far, and the number must fit the database."""
+
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1 for the newest runs")]
+PageSize = Annotated[int, Query(ge=1, le=100, description="Runs per page")]
 
 STOP_WAIT_SECONDS = 5.0
 """How long the stop route waits for the run to end before answering with its state."""
@@ -76,8 +79,8 @@ class ExecuteGraphRequest(BaseModel):
 
 @commands.post("/api/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version")
 def execute_graph(
-    graph_id: str,
-    graph_version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    graph_id: GraphId,
+    graph_version: VersionNumber,
     body: Annotated[ExecuteGraphRequest, BeforeValidator(check_json_limits)],
     user: CurrentUser,
     container: ContainerDep,
@@ -88,11 +91,10 @@ def execute_graph(
     400 with ``detail.node_errors`` for missing or invalid inputs; 404 for
     someone else's, a deleted or an unknown graph or version.
     """
-    graph_id = str(graph_uuid(graph_id))
-    content = container.graphs.graph_for_run(user.user_id, graph_id, graph_version, new_run=True)
+    content = container.graphs.graph_for_run(user.user_id, str(graph_id), graph_version, new_run=True)
     requested = container.executions.request_execution(
         user_id=user.user_id,
-        graph_id=graph_id,
+        graph_id=str(graph_id),
         graph_version=graph_version,
         graph=content,
         lookup=container.blocks.get,
@@ -114,7 +116,7 @@ def execute_graph(
 
 @commands.post("/api/graphs/{graph_id}/executions/{execution_id}/stop", summary="Stop a run")
 async def stop_execution(
-    graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep, response: Response
+    graph_id: GraphId, execution_id: ExecutionId, user: CurrentUser, container: ContainerDep, response: Response
 ) -> RunStopped:
     """Stop the run (and its sub-agent runs); answers once the read model shows it ended.
 
@@ -122,12 +124,11 @@ async def stop_execution(
     run as it stands, marked ``X-Consistency-Stale: true`` when the read model
     has not applied the stop yet.
     """
-    run_id, graph_id = execution_uuid(execution_id), str(graph_uuid(graph_id))
-    written = await asyncio.to_thread(container.executions.request_stop, user.user_id, run_id, graph_id)
+    written = await asyncio.to_thread(container.executions.request_stop, user.user_id, execution_id, str(graph_id))
     token = answer_with_token(response, token_for(container, "executions", written))
     deadline = time.monotonic() + STOP_WAIT_SECONDS + container.settings.consistency_wait_seconds
     while True:
-        run = await asyncio.to_thread(_run_or_none, container, user.user_id, str(run_id))
+        run = await asyncio.to_thread(_run_or_none, container, user.user_id, str(execution_id))
         ended = run is not None and run.status in TERMINAL
         if ended or time.monotonic() >= deadline:
             break
@@ -161,8 +162,8 @@ def list_executions(
     user: CurrentUser,
     container: ContainerDep,
     response: Response,
-    page: int = Query(1, ge=1, le=MAX_PAGE),
-    page_size: int = Query(25, ge=1, le=100),
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
 ) -> list[GraphExecutionMeta]:
     """Every run of the caller (sub-agent runs included), without results, as a bare list.
 
@@ -180,16 +181,15 @@ def list_executions(
     dependencies=[GraphsConsistent, RunsConsistent],
 )
 def list_graph_executions(
-    graph_id: str,
+    graph_id: GraphId,
     user: CurrentUser,
     container: ContainerDep,
-    page: int = Query(1, ge=1, le=MAX_PAGE),
-    page_size: int = Query(25, ge=1, le=100),
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
 ) -> GraphExecutionsPaginated:
     """The caller's runs of this graph (any version), AutoGPT's paginated shape."""
-    graph_id = str(graph_uuid(graph_id))
-    container.graph_queries.require_graph(user.user_id, graph_id)
-    runs, total = container.run_queries.list_runs(user.user_id, graph_id, page, page_size)
+    container.graph_queries.require_graph(user.user_id, str(graph_id))
+    runs, total = container.run_queries.list_runs(user.user_id, str(graph_id), page, page_size)
     pagination = Pagination(
         total_items=total, total_pages=_pages(total, page_size), current_page=page, page_size=page_size
     )
@@ -202,10 +202,10 @@ def list_graph_executions(
     dependencies=[RunsConsistent],
 )
 def get_execution(
-    graph_id: str, execution_id: str, user: CurrentUser, container: ContainerDep
+    graph_id: GraphId, execution_id: ExecutionId, user: CurrentUser, container: ContainerDep
 ) -> GraphExecutionWithNodes:
     """The run with its outputs and node executions (AutoGPT's GraphExecutionWithNodes)."""
-    return container.run_queries.get_run(user.user_id, str(execution_uuid(execution_id)), str(graph_uuid(graph_id)))
+    return container.run_queries.get_run(user.user_id, str(execution_id), str(graph_id))
 
 
 def _pages(total: int, page_size: int) -> int:

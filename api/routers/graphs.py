@@ -8,9 +8,9 @@ shapes (``projections.graphs.models``); command answers add a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,18 +18,16 @@ from api.auth import CurrentUser
 from api.composition import Container, ContainerDep
 from api.consistency import GraphsConsistent, answer_with_token, token_for
 from api.errors import responses
-from api.ids import graph_uuid
+from api.ids import GraphId
 from application.results import GraphSaved
 from domain.agent_format import GraphPayload, NodePayload
 from domain.json_codec import check_json_limits
+from domain.numbers import VersionNumber
 from projections.graphs.models import GraphDeletedAnswer, GraphMeta, GraphModel, GraphWritten
 from projections.graphs.queries import graph_model
 
-MAX_VERSION = 2**31 - 1
-"""The highest version number a request may name (it must fit a database integer)."""
-
-commands = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=responses(400, 401, 404, 413, 422))
-queries = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=responses(400, 401, 404, 422))
+commands = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=responses(400, 401, 404, 409, 413, 422, 503))
+queries = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=responses(400, 401, 404, 422, 503))
 
 
 class GraphBody(GraphPayload):
@@ -71,7 +69,7 @@ BODY_MODELS = (CreateGraphRequest, GraphBody)
 class SetActiveVersion(BaseModel):
     """Body of ``PUT /api/graphs/{id}/versions/active``."""
 
-    active_graph_version: int = Field(ge=1, le=MAX_VERSION)
+    active_graph_version: VersionNumber
 
 
 def _payload(body: Any) -> GraphPayload:
@@ -117,30 +115,32 @@ def create_graph(
 
 @commands.put("/{graph_id}", summary="Save a new version of a graph", openapi_extra=_GRAPH_BODY_DOC)
 def update_graph(
-    graph_id: str,
+    graph_id: GraphId,
     user: CurrentUser,
     container: ContainerDep,
     response: Response,
     body: Any = Body(..., include_in_schema=False),
 ) -> GraphWritten:
     """Record the body as version ``latest + 1`` and make it active."""
-    saved = container.graphs.update_graph(user.user_id, graph_uuid(graph_id), _payload(body))
+    saved = container.graphs.update_graph(user.user_id, graph_id, _payload(body))
     return _written(container, saved, response)
 
 
 @commands.put("/{graph_id}/versions/active", summary="Choose the active version")
 def set_active_version(
-    graph_id: str, body: SetActiveVersion, user: CurrentUser, container: ContainerDep, response: Response
+    graph_id: GraphId, body: SetActiveVersion, user: CurrentUser, container: ContainerDep, response: Response
 ) -> GraphWritten:
     """New executions and plain GETs use the active version."""
-    saved = container.graphs.set_active_version(user.user_id, graph_uuid(graph_id), body.active_graph_version)
+    saved = container.graphs.set_active_version(user.user_id, graph_id, body.active_graph_version)
     return _written(container, saved, response)
 
 
 @commands.delete("/{graph_id}", summary="Delete a graph (history is kept)")
-def delete_graph(graph_id: str, user: CurrentUser, container: ContainerDep, response: Response) -> GraphDeletedAnswer:
+def delete_graph(
+    graph_id: GraphId, user: CurrentUser, container: ContainerDep, response: Response
+) -> GraphDeletedAnswer:
     """Soft delete: the graph disappears for its owner, its events stay for audit."""
-    deleted = container.graphs.delete_graph(user.user_id, graph_uuid(graph_id))
+    deleted = container.graphs.delete_graph(user.user_id, graph_id)
     token = answer_with_token(response, token_for(container, "graphs", deleted))
     return GraphDeletedAnswer(version_counts=deleted.version_count, consistency_token=token)
 
@@ -153,35 +153,33 @@ def list_graphs(user: CurrentUser, container: ContainerDep) -> list[GraphMeta]:
 
 @queries.get("/{graph_id}", summary="Get a graph (active version unless ?version=)", dependencies=[GraphsConsistent])
 def get_graph(
-    graph_id: str,
+    graph_id: GraphId,
     user: CurrentUser,
     container: ContainerDep,
-    version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    version: VersionNumber | None = None,
     for_export: bool = Query(False, description="AutoGPT's export shape: no owner, sub-graphs included"),
 ) -> GraphModel:
     """One version of one of the caller's graphs (AutoGPT's GraphModel)."""
     if for_export:
-        return container.graph_queries.export(user.user_id, str(graph_uuid(graph_id)), version)
-    return container.graph_queries.get_graph(user.user_id, str(graph_uuid(graph_id)), version)
+        return container.graph_queries.export(user.user_id, str(graph_id), version)
+    return container.graph_queries.get_graph(user.user_id, str(graph_id), version)
 
 
 @queries.get("/{graph_id}/versions", summary="Every version of a graph", dependencies=[GraphsConsistent])
-def list_versions(graph_id: str, user: CurrentUser, container: ContainerDep) -> list[GraphModel]:
+def list_versions(graph_id: GraphId, user: CurrentUser, container: ContainerDep) -> list[GraphModel]:
     """All versions, newest first."""
-    return container.graph_queries.list_versions(user.user_id, str(graph_uuid(graph_id)))
+    return container.graph_queries.list_versions(user.user_id, str(graph_id))
 
 
 @queries.get("/{graph_id}/versions/{version}", summary="One version of a graph", dependencies=[GraphsConsistent])
-def get_version(
-    graph_id: str, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], user: CurrentUser, container: ContainerDep
-) -> GraphModel:
+def get_version(graph_id: GraphId, version: VersionNumber, user: CurrentUser, container: ContainerDep) -> GraphModel:
     """Same as ``GET /api/graphs/{id}?version=N``."""
-    return container.graph_queries.get_graph(user.user_id, str(graph_uuid(graph_id)), version)
+    return container.graph_queries.get_graph(user.user_id, str(graph_id), version)
 
 
 @queries.get("/{graph_id}/export", summary="Export a graph as AutoGPT JSON", dependencies=[GraphsConsistent])
 def export_graph(
-    graph_id: str, user: CurrentUser, container: ContainerDep, version: int | None = Query(None, ge=1, le=MAX_VERSION)
+    graph_id: GraphId, user: CurrentUser, container: ContainerDep, version: VersionNumber | None = None
 ) -> GraphModel:
     """Same as ``GET /api/graphs/{id}?for_export=true``: ready to import elsewhere."""
-    return container.graph_queries.export(user.user_id, str(graph_uuid(graph_id)), version)
+    return container.graph_queries.export(user.user_id, str(graph_id), version)

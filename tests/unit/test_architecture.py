@@ -232,6 +232,9 @@ FRAMEWORK_NAMES = [
     "visit_Concat",
     "intercepted_binops",
     "call_binop",
+    "_num_writers",  # eventsourcing's pool bookkeeping, mended in adapters.sqlite_recorder
+    "__class__",  # the mended pool class, set on the pool eventsourcing built
+    "disconnected",  # uvicorn's request cycle flag, set when the read deadline closes a connection
 ]
 """Names that a library reads or calls, though no product code does."""
 

@@ -79,3 +79,10 @@ def test_health_needs_no_token_and_responses_carry_security_headers(client: Test
     assert response.json() == {"status": "healthy", "mode": "embedded"}
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("subject", ["", "   "])
+def test_a_token_with_an_empty_subject_names_no_user(client: TestClient, container: Container, subject: str) -> None:
+    response = client.get("/api/graphs", headers={"Authorization": f"Bearer {_token(container, sub=subject)}"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token has an empty 'sub' claim", "code": "unauthorized"}

@@ -81,3 +81,22 @@ def test_every_command_answers_with_a_token(quick_container: Container) -> None:
             if "graphs:" in a.headers["X-Consistency-Token"]
         ]
         assert positions == sorted(positions) and len(set(positions)) == len(positions)
+
+
+def test_a_token_past_the_head_of_the_log_is_refused_at_once(quick_container: Container) -> None:
+    headers = _headers(quick_container)
+    with TestClient(create_app(quick_container, run_projector=True)) as client:
+        created = client.post("/api/graphs", json={"graph": calculator()}, headers=headers)
+        position = int(created.json()["consistency_token"].split(":")[1])
+        for token in (f"graphs:{position + 1}", "graphs:99999999999999999999", f"executions:{position + 1000}"):
+            response = client.get(
+                "/api/graphs/" + created.json()["id"], headers={**headers, "X-Consistency-Token": token}
+            )
+            runs = client.get("/api/executions", headers={**headers, "X-Consistency-Token": token})
+            if token.startswith("graphs"):
+                assert response.status_code == 400, response.text
+                assert response.json()["code"] == "consistency_token_ahead"
+                assert "graphs" in response.json()["detail"]
+                assert runs.status_code == 200  # a read of runs does not wait for graphs
+            else:
+                assert runs.status_code == 400 and runs.json()["code"] == "consistency_token_ahead"
