@@ -70,6 +70,8 @@ class ExecutorService:
             or ExecutorConfig(
                 max_running_per_user=settings.max_running_per_user,
                 node_timeout_seconds=settings.node_timeout_seconds,
+                max_node_executions=settings.max_node_executions,
+                max_subagent_depth=settings.max_subagent_depth,
             ),
         )
         self.feed: ExecutionLogFeed | KafkaExecutionFeed

@@ -187,7 +187,7 @@ def dev_token(
 def blocks(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON list instead of a table")] = False,
 ) -> None:
-    """List the block library: name, id, type, categories, input and output pins."""
+    """List the block library: name, id, pure (no outside effect), type, categories, input and output pins."""
     from api.composition import build_block_registry
 
     registry = build_block_registry(_settings())
@@ -195,6 +195,7 @@ def blocks(
         {
             "name": block.name(),
             "id": block.id,
+            "pure": block.pure,
             "type": block.block_type.value,
             "categories": sorted(c.name for c in block.categories),
             "inputs": sorted(block.input_pins()),
@@ -210,10 +211,11 @@ def blocks(
     table = Table(title="Blocks")
     table.add_column("name", no_wrap=True)
     table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("pure", no_wrap=True)
     for column in ("type", "categories", "inputs", "outputs") if detailed else ():
         table.add_column(column, overflow="fold")
     for row in rows:
-        cells = [str(row["name"]), str(row["id"])]
+        cells = [str(row["name"]), str(row["id"]), "yes" if row["pure"] else "no"]
         if detailed:
             cells.append(str(row["type"]))
             cells.extend(", ".join(row[key]) for key in ("categories", "inputs", "outputs"))

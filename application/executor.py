@@ -25,6 +25,23 @@ Per-user concurrency: at most ``max_running_per_user`` top-level runs of one
 user run at once; the others stay QUEUED and start as slots free up.
 Sub-agent runs do not take a slot (their parent already holds one, and
 waiting for a slot could deadlock the parent).
+
+Bounded runs: a run (with its sub-agent runs) executes at most
+``max_node_executions`` nodes and nests sub-agents at most
+``max_subagent_depth`` deep; past either limit the top-level run FAILS with
+a graph-level error saying which limit it hit (its sub-agent runs are
+stopped). A run may not get more than ``max_events_ahead`` unwritten events
+ahead of the group commit: a node starts only once the run's backlog is
+below that, so a tight loop runs at the pace of the commit instead of
+piling up memory, batches that hold every other run's events back, and a
+stop that waits behind them.
+
+Durability contract: a block that is not pure (``Block.pure`` is False:
+HTTP, LLM, sub-agents, and any block not marked) starts only when
+everything it depends on is durable: the executor waits for the writer to
+land its inputs and its own start first. After a crash at most the nodes in
+flight run again, never a completed side effect. Pure blocks run ahead of
+the commit; after a crash they recompute.
 """
 
 from __future__ import annotations
@@ -88,6 +105,12 @@ class ExecutorConfig:
 
     max_running_per_user: int = 25
     node_timeout_seconds: float | None = 600.0
+    max_node_executions: int = 10_000
+    """Node executions per run, its sub-agent runs included (about 40k events, Temporal's history scale)."""
+    max_subagent_depth: int = 10
+    """How deep sub-agent runs may nest (a top-level run is depth 0)."""
+    max_events_ahead: int = 2_000
+    """Unwritten events a run may have before its next node waits for the group commit."""
 
 
 @dataclass(eq=False)
@@ -104,10 +127,19 @@ class _Run:
     stop_by: str | None = None
     driver: asyncio.Task[None] | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    parent: _Run | None = None
+    depth: int = 0  # sub-agent nesting: 0 for a top-level run
+    node_starts: int = 0  # node executions started in this run tree (counted on the root)
+    limit_error: str | None = None
 
     @property
     def id(self) -> UUID:
         return self.execution.id
+
+    @property
+    def root(self) -> _Run:
+        """The top-level run this run belongs to (itself for a top-level run)."""
+        return self if self.parent is None else self.parent.root
 
 
 class Executor:
@@ -244,6 +276,7 @@ class Executor:
         *,
         is_child: bool,
         output_listener: Callable[[tuple[str, Any] | None], None] | None = None,
+        parent: _Run | None = None,
     ) -> _Run | None:
         try:
             plan = await self._plan(execution)
@@ -256,7 +289,8 @@ class Executor:
             await self.writer.flush()
             self._claimed.discard(execution.id)
             return None
-        run = _Run(execution=execution, plan=plan, is_child=is_child, output_listener=output_listener)
+        run = _Run(execution=execution, plan=plan, is_child=is_child, output_listener=output_listener, parent=parent)
+        run.depth = parent.depth + 1 if parent is not None else 0
         self.runs[execution.id] = run
         run.driver = asyncio.create_task(self._drive(run), name=f"run-{execution.id}")
         return run
@@ -281,18 +315,16 @@ class Executor:
                     self._take_over(run)
                     await run.idle.wait()
                 await self._settle(run)
-                if run.interrupt in ("stop", "conflict", "error"):
-                    fresh = await self._reload(run)
+                if run.interrupt in ("stop", "conflict", "error", "limit"):
+                    fresh = await self._current(run)
                     if fresh is None:
                         return
                     run.execution = fresh
                     if run.interrupt == "stop" or fresh.stop_requested:
                         await self._terminate(run)
                         return
-                    if run.interrupt == "error":
-                        fresh.fail("internal executor error (see the executor's log)", _graph_stats(fresh))
-                        self.writer.mark(fresh)
-                        await self.writer.flush()
+                    if run.interrupt in ("error", "limit"):
+                        await self._fail(run, run.limit_error or "internal executor error (see the executor's log)")
                         return
                     run.interrupt = None
                     run.idle.clear()
@@ -321,6 +353,7 @@ class Executor:
                 run.skip_outputs[node.node_exec_id] = node.output_count()
                 execution.terminate_node(node.node_exec_id, "executor lost while running; re-run")
                 execution.queue_node(node.node_exec_id, node.node_id, node.block_id, node.input_data)
+        run.node_starts = sum(1 for n in execution.node_executions.values() if n.status not in _NOT_STARTED)
         self.writer.mark(execution)
         for node in execution.nodes_in(S.QUEUED):
             self._launch(run, node.node_exec_id)
@@ -335,6 +368,20 @@ class Executor:
         if run.tasks:
             await asyncio.gather(*run.tasks.values(), return_exceptions=True)
 
+    async def _current(self, run: _Run) -> GraphExecution | None:
+        """The run as the store has it, once our writes landed.
+
+        After a stop or a limit our copy is the store's, unless the writer
+        refused its events (another writer moved the run on): only then, or
+        after an error of ours, is the run replayed from the store, which for
+        a long run (a loop) takes seconds.
+        """
+        if run.interrupt in ("stop", "limit"):
+            await self.writer.flush()
+            if not self.writer.refused(run.execution):
+                return run.execution
+        return await self._reload(run)
+
     async def _reload(self, run: _Run) -> GraphExecution | None:
         """Let our writes land (or be refused), then read the run as the store has it."""
         self.writer.forget(run.id)
@@ -348,8 +395,7 @@ class Executor:
         return fresh
 
     async def _terminate(self, run: _Run) -> None:
-        for child_id in list(run.children):
-            await self._stop_child(child_id, f"parent execution {run.id}")
+        await self._stop_children(run)
         execution = run.execution
         if execution.status == S.QUEUED:
             execution.start(self.executor_id)
@@ -357,6 +403,25 @@ class Executor:
         execution.terminate(_graph_stats(execution))
         self.writer.mark(execution)
         await self.writer.flush()
+
+    async def _fail(self, run: _Run, error: str) -> None:
+        """End the run FAILED with a graph-level ``error`` (its sub-agent runs are stopped)."""
+        await self._stop_children(run)
+        run.execution.fail(error, _graph_stats(run.execution))
+        self.writer.mark(run.execution)
+        await self.writer.flush()
+
+    async def _stop_children(self, run: _Run) -> None:
+        for child_id in list(run.children):
+            await self._stop_child(child_id, f"parent execution {run.id}")
+
+    def _hit_limit(self, run: _Run, error: str) -> None:
+        """A limit of the run tree was reached: its top-level run fails with ``error``."""
+        root = run.root
+        if root.limit_error is None:
+            log.warning("execution %s: %s", root.id, error)
+            root.limit_error = error
+        self._interrupt(root, "limit")
 
     def _finish(self, run: _Run) -> None:
         execution = run.execution
@@ -425,8 +490,20 @@ class Executor:
         execution = run.execution
         node = execution.node_executions[node_exec_id]
         block = run.plan.blocks[node.node_id]
+        if len(execution.pending_events) >= self.config.max_events_ahead:
+            await self.writer.catch_up()  # backpressure: the run waits for the commit to catch up
+        root = run.root
+        root.node_starts += 1
+        if root.node_starts > self.config.max_node_executions:
+            limit = self.config.max_node_executions
+            self._hit_limit(run, f"Run stopped: it reached the limit of {limit} node executions per run")
+            return
         execution.start_node(node_exec_id)
         self.writer.mark(execution)
+        if not block.pure:
+            await self.writer.flush()  # the durability contract: inputs and start durable before a side effect
+            if run.interrupt is not None:
+                return  # the writer stopped or refused the run: the start is not durable, so no side effect
         context = RunContext(
             user_id=execution.user_id,
             graph_id=execution.graph_id,
@@ -501,6 +578,10 @@ class Executor:
     ) -> AsyncIterator[tuple[str, Any]]:
         """Run another graph version as a child of ``parent``; yield its outputs by name."""
         user_id = parent.execution.user_id
+        depth = self.config.max_subagent_depth
+        if parent.depth >= depth:
+            self._hit_limit(parent, f"Run stopped: it nests sub-agents deeper than the limit of {depth} levels")
+            raise BlockError(f"sub-agent depth limit of {depth} levels reached")
         graph = await asyncio.to_thread(self.graphs.graph_for_run, user_id, graph_id, graph_version)
         check_inputs(graph, self.lookup, inputs)
         child = GraphExecution.request(
@@ -515,7 +596,7 @@ class Executor:
         queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         parent.children.add(child.id)
         self.writer.mark(child)
-        child_run = await self._begin(child, is_child=True, output_listener=queue.put_nowait)
+        child_run = await self._begin(child, is_child=True, output_listener=queue.put_nowait, parent=parent)
         if child_run is None:
             raise BlockError(f"sub-agent {graph_id} v{graph_version} could not start")
         try:
@@ -561,6 +642,8 @@ def fold_agent_inputs(block: Block, data: dict[str, Any]) -> dict[str, Any]:
     folded["inputs"] = inputs
     return folded
 
+
+_NOT_STARTED = (S.INCOMPLETE, S.QUEUED)
 
 _PLAIN_TYPES = (str, int, float, bool, dict, list)
 
