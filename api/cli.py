@@ -9,7 +9,7 @@ import signal
 from collections.abc import Collection
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 from pydantic import ValidationError
@@ -218,7 +218,7 @@ def blocks(
         cells = [str(row["name"]), str(row["id"]), "yes" if row["pure"] else "no"]
         if detailed:
             cells.append(str(row["type"]))
-            cells.extend(", ".join(row[key]) for key in ("categories", "inputs", "outputs"))
+            cells.extend(", ".join(cast(list[str], row[key])) for key in ("categories", "inputs", "outputs"))
         table.add_row(*cells)
     console.print(table)
     if not detailed:

@@ -95,6 +95,9 @@ class GraphSource(Protocol):
         ...
 
 
+READ_LAG_EVERY = 0.05
+"""Seconds between looks at the read models' lag (shared by every run that waits for it)."""
+
 WRITER_DRAIN_SECONDS = 30.0
 """How long a stopping executor waits for its writer to land the last events (the store may be down)."""
 
@@ -111,6 +114,10 @@ class ExecutorConfig:
     """How deep sub-agent runs may nest (a top-level run is depth 0)."""
     max_events_ahead: int = 2_000
     """Unwritten events a run may have before its next node waits for the group commit."""
+    max_read_lag: int = 2_000
+    """Events the read models may be behind before a long run's next node waits (see ``Executor.read_lag``)."""
+    paced_after: int = 1_000
+    """Node executions after which a run counts as long: only long runs wait for the read models."""
 
 
 @dataclass(eq=False)
@@ -161,6 +168,14 @@ class Executor:
         # names the process in the run's Started/Resumed events: which worker ran (or took over) a run
         self.executor_id = executor_id or f"executor-{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
         self.writer = writer  # the commit strategy (group commit, or one event per transaction as a baseline)
+        self.read_lag: Callable[[], int] | None = None
+        """Events stored but not yet in the read models, where this process can tell (a projector runs here).
+
+        A long run (a loop) then waits while they are more than ``max_read_lag``:
+        other users' runs, a few nodes each, stay readable within about a
+        second instead of queueing behind the loop's events in the projector.
+        """
+        self._read_lag_seen = (0.0, 0)  # (when, lag): one look per READ_LAG_EVERY for every waiting run
         self.runs: dict[UUID, _Run] = {}
         self._claimed: set[UUID] = set()
         self._running_by_user: defaultdict[str, int] = defaultdict(int)
@@ -493,6 +508,8 @@ class Executor:
         if len(execution.pending_events) >= self.config.max_events_ahead:
             await self.writer.catch_up()  # backpressure: the run waits for the commit to catch up
         root = run.root
+        if root.node_starts >= self.config.paced_after:
+            await self._wait_for_read_side()
         root.node_starts += 1
         if root.node_starts > self.config.max_node_executions:
             limit = self.config.max_node_executions
@@ -549,6 +566,17 @@ class Executor:
         else:
             execution.complete_node(node_exec_id, stats)
         self.writer.mark(execution)
+
+    async def _wait_for_read_side(self) -> None:
+        """Hold a long run's next node while the read models are more than ``max_read_lag`` events behind."""
+        while self.read_lag is not None:
+            seen_at, lag = self._read_lag_seen
+            if time.monotonic() - seen_at >= READ_LAG_EVERY:
+                lag = await asyncio.to_thread(self.read_lag)
+                self._read_lag_seen = (time.monotonic(), lag)
+            if lag <= self.config.max_read_lag:
+                return
+            await asyncio.sleep(READ_LAG_EVERY)
 
     def _block_extras(self, run: _Run, block: Block) -> dict[str, Any]:
         """What a block finds in ``RunContext.extra`` (only sub-agent blocks need anything)."""

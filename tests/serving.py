@@ -36,13 +36,19 @@ def wait_until_healthy(base: str, alive: Callable[[], bool], log: Callable[[], s
 
 
 @contextmanager
-def embedded_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
-    """``agentgraph serve`` (every role, SQLite in ``tmp_path``) on a free port: (base URL, its env, the process)."""
+def embedded_server(
+    tmp_path: Path, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
+    """``agentgraph serve`` (every role, SQLite in ``tmp_path``) on a free port: (base URL, its env, the process).
+
+    ``settings``: extra environment variables for the server (``AGENTGRAPH_...``).
+    """
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("JWT_VERIFY_KEY", "AGENTGRAPH_DATABASE_URL")},
         "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
         "AGENTGRAPH_PORT": str(port),
+        **(settings or {}),
     }
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
