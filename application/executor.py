@@ -98,6 +98,9 @@ class GraphSource(Protocol):
 READ_LAG_EVERY = 0.05
 """Seconds between looks at the read models' lag (shared by every run that waits for it)."""
 
+READ_SIDE_STALLED = 5.0
+"""Seconds without any progress of the read models after which long runs stop waiting for them."""
+
 WRITER_DRAIN_SECONDS = 30.0
 """How long a stopping executor waits for its writer to land the last events (the store may be down)."""
 
@@ -176,6 +179,7 @@ class Executor:
         second instead of queueing behind the loop's events in the projector.
         """
         self._read_lag_seen = (0.0, 0)  # (when, lag): one look per READ_LAG_EVERY for every waiting run
+        self._read_side_stalled = False
         self.runs: dict[UUID, _Run] = {}
         self._claimed: set[UUID] = set()
         self._running_by_user: defaultdict[str, int] = defaultdict(int)
@@ -568,13 +572,27 @@ class Executor:
         self.writer.mark(execution)
 
     async def _wait_for_read_side(self) -> None:
-        """Hold a long run's next node while the read models are more than ``max_read_lag`` events behind."""
+        """Hold a long run's next node while the read models are more than ``max_read_lag`` events behind.
+
+        A read side that does not move at all for ``READ_SIDE_STALLED`` seconds
+        (a projector that is down or stuck) stops the pacing until it catches
+        up again: runs must not hang on it.
+        """
+        waiting_since, first_lag = time.monotonic(), None
         while self.read_lag is not None:
             seen_at, lag = self._read_lag_seen
             if time.monotonic() - seen_at >= READ_LAG_EVERY:
                 lag = await asyncio.to_thread(self.read_lag)
                 self._read_lag_seen = (time.monotonic(), lag)
             if lag <= self.config.max_read_lag:
+                self._read_side_stalled = False
+                return
+            if self._read_side_stalled:
+                return
+            first_lag = lag if first_lag is None else first_lag
+            if lag >= first_lag and time.monotonic() - waiting_since > READ_SIDE_STALLED:
+                log.warning("the read models stay %d events behind: long runs go on without waiting for them", lag)
+                self._read_side_stalled = True
                 return
             await asyncio.sleep(READ_LAG_EVERY)
 

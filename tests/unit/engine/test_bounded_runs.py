@@ -84,3 +84,11 @@ async def test_stopping_a_tight_loop_is_recorded_within_a_second_or_so(tmp_path:
         took = time.monotonic() - asked
         assert (await asyncio.to_thread(executions.peek, platform.user, execution_id)).status == "TERMINATED"
         assert took < 3.0, f"stop took {took:.1f} s"
+
+
+async def test_a_long_run_goes_on_when_the_read_models_are_stuck(tmp_path: Path) -> None:
+    async for platform in start_platform(tmp_path, ExecutorConfig(max_node_executions=200, paced_after=10)):
+        platform.service.executor.read_lag = lambda: 1_000_000  # a projector that never moves
+        execution = await platform.run(calculator_loop(platform), {"start": 0}, timeout=60)
+        assert execution.status == "FAILED"  # it ran to its node limit instead of hanging on the read side
+        assert execution.error == "Run stopped: it reached the limit of 200 node executions per run"
