@@ -115,7 +115,7 @@ class ExecutorConfig:
     """Node executions per run, its sub-agent runs included (about 40k events, Temporal's history scale)."""
     max_subagent_depth: int = 10
     """How deep sub-agent runs may nest (a top-level run is depth 0)."""
-    max_events_ahead: int = 2_000
+    max_events_ahead: int = 5_000
     """Unwritten events a run may have before its next node waits for the group commit."""
     max_read_lag: int = 2_000
     """Events the read models may be behind before a long run's next node waits (see ``Executor.read_lag``)."""
