@@ -30,11 +30,14 @@ Bounded runs: a run (with its sub-agent runs) executes at most
 ``max_node_executions`` nodes and nests sub-agents at most
 ``max_subagent_depth`` deep; past either limit the top-level run FAILS with
 a graph-level error saying which limit it hit (its sub-agent runs are
-stopped). A run may not get more than ``max_events_ahead`` unwritten events
-ahead of the group commit: a node starts only once the run's backlog is
-below that, so a tight loop runs at the pace of the commit instead of
-piling up memory, batches that hold every other run's events back, and a
-stop that waits behind them.
+stopped). A run with ``max_events_ahead`` unwritten events waits for the
+batch being written before its next node, so a tight loop runs at the pace
+of the commit instead of piling up memory, batches that hold every other
+run's events back, and a stop that waits behind them. Where the executor
+can see the read models' lag (``read_lag``), a long run also waits for
+them, so other users' runs stay readable in about their usual time. A stop
+or a limit ends a run from the executor's own copy: no replay of a long
+run from the store.
 
 Durability contract: a block that is not pure (``Block.pure`` is False:
 HTTP, LLM, sub-agents, and any block not marked) starts only when
