@@ -13,6 +13,11 @@ events do not load is failed by the executor (``load_or_fail``).
 On start it first recovers: every run queued but not finished (by
 scanning the log's queued and end events, without loading aggregates) is
 submitted again, so a restarted executor resumes them.
+
+With Kafka, the Kafka feed runs one ``stops_only`` beside it: stop requests
+are then read straight from the store as well, so a stop never waits behind
+a flood of other events in the relay and the topic (a tight loop writes
+thousands a second). A stop delivered both ways is harmless.
 """
 
 from __future__ import annotations
@@ -43,26 +48,33 @@ _QUEUED_TYPE = type_from_topic(QUEUED)
 class ExecutionLogFeed:
     """Follows the executions log and drives an ``Executor``."""
 
-    def __init__(self, app: ExecutionsApplication, executor: Executor) -> None:
+    def __init__(self, app: ExecutionsApplication, executor: Executor, *, stops_only: bool = False) -> None:
+        """``stops_only``: deliver only the stop requests recorded from now on (no recovery, no new runs)."""
         self._app = app
         self._executor = executor
+        self._stops_only = stops_only
         self._follower: LogFollower | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Recover unfinished runs, then follow the log in the background."""
         self._loop = asyncio.get_running_loop()
-        runs, position = await asyncio.to_thread(open_runs, self._app)
+        event_log = EventLog("executions", self._app)
+        runs: list[UUID] = []
+        if self._stops_only:
+            position = await asyncio.to_thread(event_log.head)
+        else:
+            runs, position = await asyncio.to_thread(open_runs, self._app)
         if runs:
             log.info("resuming %d unfinished execution(s)", len(runs))
         for execution_id in runs:
             self._executor.submit(execution_id)
         self._follower = LogFollower(
-            EventLog("executions", self._app),
+            event_log,
             self._deliver,
             start=position,
-            topics=[QUEUED, STOP],
-            name="execution-log-feed",
+            topics=[STOP] if self._stops_only else [QUEUED, STOP],
+            name="execution-stop-feed" if self._stops_only else "execution-log-feed",
         )
         self._follower.start()
 

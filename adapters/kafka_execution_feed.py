@@ -7,8 +7,10 @@ events (the previous owner may have died mid-run); on revocation it lets go
 of those runs so the new owner can take them. Queued runs and stop requests
 (keyed by their run) arrive as records. Duplicated or late deliveries are
 harmless: the executor claims a run once, and the run aggregate's optimistic
-concurrency stops a second executor from writing twice. If the consumer
-fails, it lets go of its partitions' runs and starts again
+concurrency stops a second executor from writing twice. Stop requests
+are also read straight from the store (``ExecutionLogFeed(stops_only=True)``),
+so a stop does not queue behind a loop's flood of events in the relay and
+the topic. If the consumer fails, it lets go of its partitions' runs and starts again
 (``adapters.background_worker``). A record it cannot act on (one that does
 not decode, a stop request without its fields) is logged once and passed
 over, never retried for ever.
@@ -26,7 +28,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from adapters.background_worker import BackgroundWorker
-from adapters.execution_feed import open_runs
+from adapters.execution_feed import ExecutionLogFeed, open_runs
 from adapters.kafka_topics import partition_for, topic_for
 from application.executions import ExecutionsApplication
 from application.executor import Executor
@@ -69,16 +71,19 @@ class KafkaExecutionFeed:
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker = BackgroundWorker("executor-feed", self._consume)
+        self._stops = ExecutionLogFeed(app, executor, stops_only=True)
         self.owned: set[int] = set()
 
     async def start(self) -> None:
         """Start consuming (call from the executor's loop)."""
         self._loop = asyncio.get_running_loop()
+        await self._stops.start()
         self._worker.start()
 
     async def close(self) -> None:
         """Stop consuming; the group hands the partitions to other executors."""
         await asyncio.to_thread(self._worker.stop)
+        await self._stops.close()
 
     # -- in the consumer thread ------------------------------------------
 

@@ -98,9 +98,18 @@ class LogFollower:
                 unsubscribe()
 
     def _step(self) -> int:
-        """Read one batch and hand it on; returns its size."""
+        """Read one batch and hand it on; returns its size.
+
+        Following some topics only, a short batch moves the position to the
+        head read before it (both stores commit positions in order, so
+        nothing at or below it can still appear): otherwise a flood of other
+        events (a looping run) would be scanned again on every wake-up.
+        """
+        head = self.log.head() if self._topics else 0
         batch = self.log.read(self.position, self._batch_size, self._topics)
         if batch:
             self._handle(batch)
             self.position = batch[-1].position
+        if len(batch) < self._batch_size:
+            self.position = max(self.position, head)
         return len(batch)

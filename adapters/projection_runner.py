@@ -82,6 +82,13 @@ class ProjectionRunner:
         finally:
             await self.close()
 
+    def lag(self, context: str) -> int:
+        """Events of ``context``'s log stored but not yet applied to the read models (0 if none follows it)."""
+        for follower in self._followers:
+            if follower.log.context == context:
+                return max(0, follower.log.head() - follower.position)
+        return 0
+
     def _start_position(self, context: str) -> int:
         interested = [p for p in self.projections if context in p.contexts]
         return min((self.store.positions(p.name).get(context, 0) for p in interested), default=0)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     node_timeout_seconds: float = Field(default=600.0, gt=0, alias="AGENTGRAPH_NODE_TIMEOUT_SECONDS")
     block_workers: int = Field(default=2, ge=1, alias="AGENTGRAPH_BLOCK_WORKERS")
     block_execute_timeout_seconds: float = Field(default=30.0, gt=0, alias="AGENTGRAPH_BLOCK_EXECUTE_TIMEOUT_SECONDS")
+    max_node_executions: int = Field(default=10_000, ge=1, alias="AGENTGRAPH_MAX_NODE_EXECUTIONS")
+    max_subagent_depth: int = Field(default=10, ge=0, alias="AGENTGRAPH_MAX_SUBAGENT_DEPTH")
     llm_base_url: str = Field(default="https://api.openai.com/v1", alias="AGENTGRAPH_LLM_BASE_URL")
     llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
     consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")

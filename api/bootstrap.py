@@ -64,6 +64,8 @@ class ExecutorService:
             or ExecutorConfig(
                 max_running_per_user=settings.max_running_per_user,
                 node_timeout_seconds=settings.node_timeout_seconds,
+                max_node_executions=settings.max_node_executions,
+                max_subagent_depth=settings.max_subagent_depth,
             ),
         )
         self.feed: ExecutionLogFeed | KafkaExecutionFeed
@@ -261,9 +263,13 @@ async def run_services(container: Container, roles: Collection[str]) -> AsyncIte
             if name in roles and role.service is not None:
                 services[name] = role.service(container)
                 await services[name].start()
+        projector, executor = services.get("projector"), services.get("executor")
+        if isinstance(projector, ProjectionService) and projector.runner and isinstance(executor, ExecutorService):
+            # both in this process: a long run waits while the read models fall behind (Executor.read_lag)
+            executor.executor.read_lag = functools.partial(projector.runner.lag, "executions")
         metrics = None
         if {Part.LOGS, Part.READ_STORE} <= container.parts:
-            relay, projector, executor = (services.get(name) for name in ("relay", "projector", "executor"))
+            relay = services.get("relay")
             metrics = build_pipeline_metrics(
                 container,
                 relay if isinstance(relay, RelayService) else None,

@@ -9,7 +9,7 @@ import signal
 from collections.abc import Collection
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 from pydantic import ValidationError
@@ -194,7 +194,7 @@ def dev_token(
 def blocks(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON list instead of a table")] = False,
 ) -> None:
-    """List the block library: name, id, type, categories, input and output pins."""
+    """List the block library: name, id, pure (no outside effect), type, categories, input and output pins."""
     from api.composition import build_block_registry
 
     registry = build_block_registry(_settings())
@@ -202,6 +202,7 @@ def blocks(
         {
             "name": block.name(),
             "id": block.id,
+            "pure": block.pure,
             "type": block.block_type.value,
             "categories": sorted(c.name for c in block.categories),
             "inputs": sorted(block.input_pins()),
@@ -217,13 +218,14 @@ def blocks(
     table = Table(title="Blocks")
     table.add_column("name", no_wrap=True)
     table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("pure", no_wrap=True)
     for column in ("type", "categories", "inputs", "outputs") if detailed else ():
         table.add_column(column, overflow="fold")
     for row in rows:
-        cells = [str(row["name"]), str(row["id"])]
+        cells = [str(row["name"]), str(row["id"]), "yes" if row["pure"] else "no"]
         if detailed:
             cells.append(str(row["type"]))
-            cells.extend(", ".join(row[key]) for key in ("categories", "inputs", "outputs"))
+            cells.extend(", ".join(cast(list[str], row[key])) for key in ("categories", "inputs", "outputs"))
         table.add_row(*cells)
     console.print(table)
     if not detailed:

@@ -37,6 +37,7 @@ class AgentExecutorBlock(Block):
     """Executes an existing agent inside your agent."""
 
     id = "e189baac-8c20-45a1-94a7-55177ea42565"
+    pure = False  # its child run may hold blocks that are not pure
     description = "Executes an existing agent inside your agent"
     categories = frozenset({BlockCategory.AGENT})
     block_type = BlockType.AGENT

@@ -76,6 +76,10 @@ class GroupCommitWriter:
         self._dirty.pop(execution_id, None)
         self._refused.pop(execution_id, None)
 
+    def refused(self, execution: GraphExecution) -> bool:
+        """True when this copy of the run had events refused (it must be reloaded before it goes on)."""
+        return self._refused.get(execution.id) is execution
+
     async def flush(self) -> None:
         """Wait until everything marked before this call is durable."""
         if not self._dirty and not self._in_flight:
@@ -83,6 +87,20 @@ class GroupCommitWriter:
         # the batch in flight (if any) lacks what is dirty now: that goes in the next one
         target = self._generation + (2 if self._in_flight and self._dirty else 1)
         self._wake.set()
+        async with self._flushed:
+            await self._flushed.wait_for(lambda: self._generation >= target or self._stopped)
+
+    async def catch_up(self) -> None:
+        """Wait until the batch being written (if any) is durable.
+
+        A run that waits here whenever its backlog is large stays about one
+        batch ahead of the commit: it goes on producing while the writer
+        writes, but never piles up more than it.
+        """
+        if not self._in_flight:
+            await asyncio.sleep(0)  # let the writer take what is dirty
+            return
+        target = self._generation + 1
         async with self._flushed:
             await self._flushed.wait_for(lambda: self._generation >= target or self._stopped)
 

@@ -25,6 +25,26 @@ Per-user concurrency: at most ``max_running_per_user`` top-level runs of one
 user run at once; the others stay QUEUED and start as slots free up.
 Sub-agent runs do not take a slot (their parent already holds one, and
 waiting for a slot could deadlock the parent).
+
+Bounded runs: a run (with its sub-agent runs) executes at most
+``max_node_executions`` nodes and nests sub-agents at most
+``max_subagent_depth`` deep; past either limit the top-level run FAILS with
+a graph-level error saying which limit it hit (its sub-agent runs are
+stopped). A run with ``max_events_ahead`` unwritten events waits for the
+batch being written before its next node, so a tight loop runs at the pace
+of the commit instead of piling up memory, batches that hold every other
+run's events back, and a stop that waits behind them. Where the executor
+can see the read models' lag (``read_lag``), a long run also waits for
+them, so other users' runs stay readable in about their usual time. A stop
+or a limit ends a run from the executor's own copy: no replay of a long
+run from the store.
+
+Durability contract: a block that is not pure (``Block.pure`` is False:
+HTTP, LLM, sub-agents, and any block not marked) starts only when
+everything it depends on is durable: the executor waits for the writer to
+land its inputs and its own start first. After a crash at most the nodes in
+flight run again, never a completed side effect. Pure blocks run ahead of
+the commit; after a crash they recompute.
 """
 
 from __future__ import annotations
@@ -80,6 +100,12 @@ class GraphSource(Protocol):
         ...
 
 
+READ_LAG_EVERY = 0.05
+"""Seconds between looks at the read models' lag (shared by every run that waits for it)."""
+
+READ_SIDE_STALLED = 5.0
+"""Seconds without any progress of the read models after which long runs stop waiting for them."""
+
 WRITER_DRAIN_SECONDS = 30.0
 """How long a stopping executor waits for its writer to land the last events (the store may be down)."""
 
@@ -90,6 +116,16 @@ class ExecutorConfig:
 
     max_running_per_user: int = 25
     node_timeout_seconds: float | None = 600.0
+    max_node_executions: int = 10_000
+    """Node executions per run, its sub-agent runs included (about 40k events, Temporal's history scale)."""
+    max_subagent_depth: int = 10
+    """How deep sub-agent runs may nest (a top-level run is depth 0)."""
+    max_events_ahead: int = 5_000
+    """Unwritten events a run may have before its next node waits for the group commit."""
+    max_read_lag: int = 2_000
+    """Events the read models may be behind before a long run's next node waits (see ``Executor.read_lag``)."""
+    paced_after: int = 1_000
+    """Node executions after which a run counts as long: only long runs wait for the read models."""
 
 
 @dataclass(eq=False)
@@ -106,10 +142,19 @@ class _Run:
     stop_by: str | None = None
     driver: asyncio.Task[None] | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    parent: _Run | None = None
+    depth: int = 0  # sub-agent nesting: 0 for a top-level run
+    node_starts: int = 0  # node executions started in this run tree (counted on the root)
+    limit_error: str | None = None
 
     @property
     def id(self) -> UUID:
         return self.execution.id
+
+    @property
+    def root(self) -> _Run:
+        """The top-level run this run belongs to (itself for a top-level run)."""
+        return self if self.parent is None else self.parent.root
 
 
 class Executor:
@@ -133,6 +178,15 @@ class Executor:
         # names the process in the run's Started/Resumed events: which worker ran (or took over) a run
         self.executor_id = executor_id or f"executor-{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
         self.writer = writer  # the commit strategy (group commit, or one event per transaction as a baseline)
+        self.read_lag: Callable[[], int] | None = None
+        """Events stored but not yet in the read models, where this process can tell (a projector runs here).
+
+        A long run (a loop) then waits while they are more than ``max_read_lag``:
+        other users' runs, a few nodes each, stay readable within about a
+        second instead of queueing behind the loop's events in the projector.
+        """
+        self._read_lag_seen = (0.0, 0)  # (when, lag): one look per READ_LAG_EVERY for every waiting run
+        self._read_side_stalled = False
         self.runs: dict[UUID, _Run] = {}
         self._claimed: set[UUID] = set()
         self._running_by_user: defaultdict[str, int] = defaultdict(int)
@@ -248,6 +302,7 @@ class Executor:
         *,
         is_child: bool,
         output_listener: Callable[[tuple[str, Any] | None], None] | None = None,
+        parent: _Run | None = None,
     ) -> _Run | None:
         try:
             plan = await self._plan(execution)
@@ -260,7 +315,8 @@ class Executor:
             await self.writer.flush()
             self._claimed.discard(execution.id)
             return None
-        run = _Run(execution=execution, plan=plan, is_child=is_child, output_listener=output_listener)
+        run = _Run(execution=execution, plan=plan, is_child=is_child, output_listener=output_listener, parent=parent)
+        run.depth = parent.depth + 1 if parent is not None else 0
         self.runs[execution.id] = run
         run.driver = asyncio.create_task(self._drive(run), name=f"run-{execution.id}")
         return run
@@ -285,18 +341,16 @@ class Executor:
                     self._take_over(run)
                     await run.idle.wait()
                 await self._settle(run)
-                if run.interrupt in ("stop", "conflict", "error"):
-                    fresh = await self._reload(run)
+                if run.interrupt in ("stop", "conflict", "error", "limit"):
+                    fresh = await self._current(run)
                     if fresh is None:
                         return
                     run.execution = fresh
                     if run.interrupt == "stop" or fresh.stop_requested:
                         await self._terminate(run)
                         return
-                    if run.interrupt == "error":
-                        fresh.fail("internal executor error (see the executor's log)", _graph_stats(fresh))
-                        self.writer.mark(fresh)
-                        await self.writer.flush()
+                    if run.interrupt in ("error", "limit"):
+                        await self._fail(run, run.limit_error or "internal executor error (see the executor's log)")
                         return
                     run.interrupt = None
                     run.idle.clear()
@@ -325,6 +379,7 @@ class Executor:
                 run.skip_outputs[node.node_exec_id] = node.output_count()
                 execution.terminate_node(node.node_exec_id, "executor lost while running; re-run")
                 execution.queue_node(node.node_exec_id, node.node_id, node.block_id, node.input_data)
+        run.node_starts = sum(1 for n in execution.node_executions.values() if n.status not in _NOT_STARTED)
         self.writer.mark(execution)
         for node in execution.nodes_in(S.QUEUED):
             self._launch(run, node.node_exec_id)
@@ -339,6 +394,20 @@ class Executor:
         if run.tasks:
             await asyncio.gather(*run.tasks.values(), return_exceptions=True)
 
+    async def _current(self, run: _Run) -> GraphExecution | None:
+        """The run as the store has it, once our writes landed.
+
+        After a stop or a limit our copy is the store's, unless the writer
+        refused its events (another writer moved the run on): only then, or
+        after an error of ours, is the run replayed from the store, which for
+        a long run (a loop) takes seconds.
+        """
+        if run.interrupt in ("stop", "limit"):
+            await self.writer.flush()
+            if not self.writer.refused(run.execution):
+                return run.execution
+        return await self._reload(run)
+
     async def _reload(self, run: _Run) -> GraphExecution | None:
         """Let our writes land (or be refused), then read the run as the store has it."""
         self.writer.forget(run.id)
@@ -352,8 +421,7 @@ class Executor:
         return fresh
 
     async def _terminate(self, run: _Run) -> None:
-        for child_id in list(run.children):
-            await self._stop_child(child_id, f"parent execution {run.id}")
+        await self._stop_children(run)
         execution = run.execution
         if execution.status == S.QUEUED:
             execution.start(self.executor_id)
@@ -361,6 +429,25 @@ class Executor:
         execution.terminate(_graph_stats(execution))
         self.writer.mark(execution)
         await self.writer.flush()
+
+    async def _fail(self, run: _Run, error: str) -> None:
+        """End the run FAILED with a graph-level ``error`` (its sub-agent runs are stopped)."""
+        await self._stop_children(run)
+        run.execution.fail(error, _graph_stats(run.execution))
+        self.writer.mark(run.execution)
+        await self.writer.flush()
+
+    async def _stop_children(self, run: _Run) -> None:
+        for child_id in list(run.children):
+            await self._stop_child(child_id, f"parent execution {run.id}")
+
+    def _hit_limit(self, run: _Run, error: str) -> None:
+        """A limit of the run tree was reached: its top-level run fails with ``error``."""
+        root = run.root
+        if root.limit_error is None:
+            log.warning("execution %s: %s", root.id, error)
+            root.limit_error = error
+        self._interrupt(root, "limit")
 
     def _finish(self, run: _Run) -> None:
         execution = run.execution
@@ -429,8 +516,22 @@ class Executor:
         execution = run.execution
         node = execution.node_executions[node_exec_id]
         block = run.plan.blocks[node.node_id]
+        if len(execution.pending_events) >= self.config.max_events_ahead:
+            await self.writer.catch_up()  # backpressure: the run waits for the commit to catch up
+        root = run.root
+        if root.node_starts >= self.config.paced_after:
+            await self._wait_for_read_side()
+        root.node_starts += 1
+        if root.node_starts > self.config.max_node_executions:
+            limit = self.config.max_node_executions
+            self._hit_limit(run, f"Run stopped: it reached the limit of {limit} node executions per run")
+            return
         execution.start_node(node_exec_id)
         self.writer.mark(execution)
+        if not block.pure:
+            await self.writer.flush()  # the durability contract: inputs and start durable before a side effect
+            if run.interrupt is not None:
+                return  # the writer stopped or refused the run: the start is not durable, so no side effect
         context = RunContext(
             user_id=execution.user_id,
             graph_id=execution.graph_id,
@@ -477,6 +578,31 @@ class Executor:
             execution.complete_node(node_exec_id, stats)
         self.writer.mark(execution)
 
+    async def _wait_for_read_side(self) -> None:
+        """Hold a long run's next node while the read models are more than ``max_read_lag`` events behind.
+
+        A read side that does not move at all for ``READ_SIDE_STALLED`` seconds
+        (a projector that is down or stuck) stops the pacing until it catches
+        up again: runs must not hang on it.
+        """
+        waiting_since, first_lag = time.monotonic(), None
+        while self.read_lag is not None:
+            seen_at, lag = self._read_lag_seen
+            if time.monotonic() - seen_at >= READ_LAG_EVERY:
+                lag = await asyncio.to_thread(self.read_lag)
+                self._read_lag_seen = (time.monotonic(), lag)
+            if lag <= self.config.max_read_lag:
+                self._read_side_stalled = False
+                return
+            if self._read_side_stalled:
+                return
+            first_lag = lag if first_lag is None else first_lag
+            if lag >= first_lag and time.monotonic() - waiting_since > READ_SIDE_STALLED:
+                log.warning("the read models stay %d events behind: long runs go on without waiting for them", lag)
+                self._read_side_stalled = True
+                return
+            await asyncio.sleep(READ_LAG_EVERY)
+
     def _block_extras(self, run: _Run, block: Block) -> dict[str, Any]:
         """What a block finds in ``RunContext.extra`` (only sub-agent blocks need anything)."""
         return {SUBAGENT_RUNNER: _SubAgentRunner(self, run)} if block.block_type == BlockType.AGENT else {}
@@ -512,6 +638,10 @@ class Executor:
     ) -> AsyncIterator[tuple[str, Any]]:
         """Run another graph version as a child of ``parent``; yield its outputs by name."""
         user_id = parent.execution.user_id
+        depth = self.config.max_subagent_depth
+        if parent.depth >= depth:
+            self._hit_limit(parent, f"Run stopped: it nests sub-agents deeper than the limit of {depth} levels")
+            raise BlockError(f"sub-agent depth limit of {depth} levels reached")
         graph = await asyncio.to_thread(self.graphs.graph_for_run, user_id, graph_id, graph_version)
         check_inputs(graph, self.lookup, inputs)
         child = GraphExecution.request(
@@ -526,7 +656,7 @@ class Executor:
         queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         parent.children.add(child.id)
         self.writer.mark(child)
-        child_run = await self._begin(child, is_child=True, output_listener=queue.put_nowait)
+        child_run = await self._begin(child, is_child=True, output_listener=queue.put_nowait, parent=parent)
         if child_run is None:
             raise BlockError(f"sub-agent {graph_id} v{graph_version} could not start")
         try:
@@ -572,6 +702,8 @@ def fold_agent_inputs(block: Block, data: dict[str, Any]) -> dict[str, Any]:
     folded["inputs"] = inputs
     return folded
 
+
+_NOT_STARTED = (S.INCOMPLETE, S.QUEUED)
 
 _PLAIN_TYPES = (str, int, float, bool, dict, list)
 

@@ -137,6 +137,7 @@ class SendWebRequestBlock(Block):
     """Sends one HTTP request and sorts the answer by status class."""
 
     id = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
+    pure = False  # a request reaches another system
     description = "Make an HTTP request (JSON / form / multipart)."
     categories = frozenset({BlockCategory.OUTPUT})
 

@@ -40,6 +40,11 @@ class BlockInfo(BaseModel):
     blockType: str  # noqa: N815
     contributors: list[Any]
     costs: list[Any]
+    pure: bool = Field(
+        description="Ours, not AutoGPT's: True when the block has no effect outside the run, so it may run "
+        "ahead of the commit and recompute after a crash; a block that is not pure starts only once its "
+        "inputs and its start are durable"
+    )
 
 
 @router.get("", summary="List every block with its JSON Schemas")

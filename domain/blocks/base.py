@@ -265,6 +265,12 @@ class Block(ABC):
     I/O that awaits, and runs in the caller's event loop: a process hop per
     node would cost far more than the block itself.
     """
+    pure: ClassVar[bool] = False
+    """True when running the block has no effect outside the run: it may run ahead of the commit and,
+    after a crash, run again. A block that is not pure (the default, the safe side: HTTP, LLM,
+    sub-agents) starts only once its inputs and its start are durable, so a crash never repeats a
+    completed side effect. The time blocks count as pure: a re-run reads the clock again, but the
+    first reading never left the executor (nothing that is not pure saw it before it was durable)."""
     Input: ClassVar[type[BlockSchema]] = EmptySchema
     Output: ClassVar[type[BlockSchema]] = EmptySchema
 
@@ -353,6 +359,7 @@ class Block(ABC):
             "blockType": cls.block_type.name,
             "contributors": [],
             "costs": [],
+            "pure": cls.pure,  # ours, beside AutoGPT's fields: see ``Block.pure``
         }
 
 

@@ -26,6 +26,7 @@ class StoreValueBlock(Block):
     """Forwards its stored ``data`` (or, failing that, its ``input``) each time it is triggered."""
 
     id = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+    pure = True
     description = (
         "A basic block that stores and forwards a value throughout workflows, "
         "allowing it to be reused without changes across multiple blocks."
@@ -55,6 +56,7 @@ class PrintToConsoleBlock(Block):
     """Passes its text through and reports it as printed (a debugging aid)."""
 
     id = "f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c"
+    pure = True
     description = (
         "A debugging block that outputs text to the console for monitoring and troubleshooting workflow execution."
     )
@@ -78,6 +80,7 @@ class NoteBlock(Block):
     """A sticky note on the editor canvas; never scheduled in a run."""
 
     id = "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc"
+    pure = True
     description = (
         "A visual annotation block that displays a sticky note in the workflow editor "
         "for documentation and organization purposes."
@@ -119,6 +122,7 @@ class UniversalTypeConverterBlock(Block):
     """Converts a value to a string, number, boolean, list or dictionary."""
 
     id = "95d1b990-ce13-4d88-9737-ba5c2070c97b"
+    pure = True
     description = "This block is used to convert a value to a universal type."
     categories = frozenset({BlockCategory.BASIC})
 

@@ -61,6 +61,7 @@ class ConditionBlock(Block):
     """Compares value1 with value2 and routes to yes_output or no_output."""
 
     id = "715696a0-e1da-45c8-b209-c2fa9c3b0be6"
+    pure = True
     description = "Handles conditional logic based on comparison operators"
     categories = frozenset({BlockCategory.LOGIC})
 
@@ -117,6 +118,7 @@ class IfInputMatchesBlock(Block):
     """Tests input == value and routes to yes_output or no_output."""
 
     id = "6dbbc4b3-ca6c-42b6-b508-da52d23e13f2"
+    pure = True
     description = "Handles conditional logic based on comparison operators"
     categories = frozenset({BlockCategory.LOGIC})
 

@@ -26,6 +26,7 @@ class CreateDictionaryBlock(Block):
     """Yields the dictionary made of the given key-value pairs."""
 
     id = "b924ddf4-de4f-4b56-9a85-358930dcbc91"
+    pure = True
     description = (
         "Creates a dictionary with the specified key-value pairs. "
         "Use this when you know all the values you want to add upfront."
@@ -58,6 +59,7 @@ class AddToDictionaryBlock(Block):
     """Adds a key-value pair and/or a batch of entries to a copy of a dictionary."""
 
     id = "31d1064e-7446-4693-a7d4-65e5ca1180d1"
+    pure = True
     description = "Adds a new key-value pair to a dictionary. If no dictionary is provided, a new one is created."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -105,6 +107,7 @@ class FindInDictionaryBlock(Block):
     """Looks a key up in a dictionary, an index up in a list, or an attribute up on an object."""
 
     id = "0e50422c-6dee-4145-83d6-3a5a392f65de"
+    pure = True
     description = (
         "A block that looks up a value in a dictionary, list, or object by key or index "
         "and returns the corresponding value."
@@ -165,6 +168,7 @@ class RemoveFromDictionaryBlock(Block):
     """Removes a key from a copy of a dictionary, optionally yielding the removed value."""
 
     id = "46afe2ea-c613-43f8-95ff-6692c3ef6876"
+    pure = True
     description = "Removes a key-value pair from a dictionary."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -192,6 +196,7 @@ class ReplaceDictionaryValueBlock(Block):
     """Replaces the value of an existing key in a copy of a dictionary."""
 
     id = "27e31876-18b6-44f3-ab97-f6226d8b3889"
+    pure = True
     description = "Replaces the value for a specified key in a dictionary."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -220,6 +225,7 @@ class DictionaryIsEmptyBlock(Block):
     """Tells whether a dictionary has no entries."""
 
     id = "a3cf3f64-6bb9-4cc6-9900-608a0b3359b0"
+    pure = True
     description = "Checks if a dictionary is empty."
     categories = frozenset({BlockCategory.BASIC})
 

@@ -79,6 +79,7 @@ class AgentInputBlock(Block):
     """A graph entry point: yields the value given for its ``name``, if any."""
 
     id = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+    pure = True
     description = (
         "A block that accepts and processes user input values within a workflow, "
         "supporting various input types and validation."
@@ -128,6 +129,7 @@ class AgentOutputBlock(Block):
     """Records a value as one of the graph's results, optionally through a Jinja2 template."""
 
     id = "363ae599-353e-4804-937e-b2ee3cef3da4"
+    pure = True
     description = (
         "A block that records and formats workflow results for display to users, "
         "with optional Jinja2 template formatting support."

@@ -34,6 +34,7 @@ class StepThroughItemsBlock(Block):
     """Yields each element of items, items_object and items_str with its key or index."""
 
     id = "f66a3543-28d3-4ab5-8945-9b336371e2ce"
+    pure = True
     description = "Iterates over a list or dictionary and outputs each item."
     categories = frozenset({BlockCategory.LOGIC})
 

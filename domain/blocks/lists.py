@@ -49,6 +49,7 @@ class CreateListBlock(Block):
     """Yields the given values as a list, or as chunks of it when limits are set."""
 
     id = "a912d5c7-6e00-4542-b2a9-8034136930e4"
+    pure = True
     description = (
         "Creates a list with the specified values. Use this when you know all the values you want "
         "to add upfront. This block can also yield the list in batches based on a maximum size or "
@@ -105,6 +106,7 @@ class AddToListBlock(Block):
     """Inserts entries (then entry) into a copy of the list, at position or at the end."""
 
     id = "aeb08fc1-2fc1-4141-bc8e-f758f183a822"
+    pure = True
     description = (
         "Adds a new entry to a list. The entry can be of any type. If no list is provided, a new one is created."
     )
@@ -157,6 +159,7 @@ class FindInListBlock(Block):
     """Yields the index of the first occurrence of value, or reports it missing."""
 
     id = "5e2c6d0a-1e37-489f-b1d0-8e1812b23333"
+    pure = True
     description = "Finds the index of the value in the list."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -186,6 +189,7 @@ class GetListItemBlock(Block):
     """Yields the item at an index (negative indices count from the end)."""
 
     id = "262ca24c-1025-43cf-a578-534e23234e97"
+    pure = True
     description = "Returns the element at the given index."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -209,6 +213,7 @@ class RemoveFromListBlock(Block):
     """Removes an item by index (preferred) or by value from a copy of the list."""
 
     id = "d93c5a93-ac7e-41c1-ae5c-ef67e6e9b826"
+    pure = True
     description = "Removes an item from a list by value or index."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -250,6 +255,7 @@ class ReplaceListItemBlock(Block):
     """Replaces the item at an index in a copy of the list and yields the old one."""
 
     id = "fbf62922-bea1-4a3d-8bac-23587f810b38"
+    pure = True
     description = "Replaces an item at the specified index."
     categories = frozenset({BlockCategory.BASIC})
 
@@ -278,6 +284,7 @@ class ListIsEmptyBlock(Block):
     """Yields whether the list has no items."""
 
     id = "896ed73b-27d0-41be-813c-c1c1dc856c03"
+    pure = True
     description = "Checks if a list is empty."
     categories = frozenset({BlockCategory.BASIC})
 

@@ -45,6 +45,7 @@ class CalculatorBlock(Block):
     """Yields ``a (operation) b``, optionally rounded to a whole number."""
 
     id = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+    pure = True
     description = "Performs a mathematical operation on two numbers."
     categories = frozenset({BlockCategory.LOGIC})
 
@@ -90,6 +91,7 @@ class CountItemsBlock(Block):
     """Yields how many items a collection holds, or -1 when it is not a collection."""
 
     id = "3c9c2f42-b0c3-435f-ba35-05f7a25c772a"
+    pure = True
     description = "Counts the number of items in a collection."
     categories = frozenset({BlockCategory.LOGIC})
 

@@ -53,6 +53,7 @@ class MatchTextPatternBlock(Block):
     """
 
     id = "3060088f-6ed9-4928-9ba7-9c92823a7ccd"
+    pure = True
     description = (
         "Matches text against a regex pattern and forwards data to positive or negative output based on the match."
     )
@@ -130,6 +131,7 @@ class ExtractTextInformationBlock(Block):
     """Extracts regex matches (or one group of them) from a text."""
 
     id = "3146e4fe-2cdd-4f29-bd12-0c9d5bb4deb0"
+    pure = True
     description = "This block extracts the text from the given text using the pattern (regex)."
     categories = frozenset({BlockCategory.TEXT})
     cpu_bound = True  # runs an author-written regex or template: in a worker process (Block.cpu_bound)
@@ -171,6 +173,7 @@ class FillTextTemplateBlock(Block):
     """Renders a sandboxed Jinja2 template with the given values."""
 
     id = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
+    pure = True
     description = "This block formats the given texts using the format template."
     categories = frozenset({BlockCategory.TEXT})
     cpu_bound = True  # runs an author-written regex or template: in a worker process (Block.cpu_bound)
@@ -207,6 +210,7 @@ class CombineTextsBlock(Block):
     """Joins a list of texts with a delimiter."""
 
     id = "e30a4d42-7b7d-4e6a-b36e-1f9b8e3b7d85"
+    pure = True
     description = "This block combines multiple input texts into a single output text."
     categories = frozenset({BlockCategory.TEXT})
 
@@ -227,6 +231,7 @@ class TextSplitBlock(Block):
     """Splits a text on a delimiter, optionally stripping each piece."""
 
     id = "d5ea33c8-a575-477a-b42f-2fe3be5055ec"
+    pure = True
     description = "This block is used to split a text into a list of strings."
     categories = frozenset({BlockCategory.TEXT})
 
@@ -253,6 +258,7 @@ class TextReplaceBlock(Block):
     """Replaces every literal occurrence of one text with another."""
 
     id = "7e7c87ab-3469-4bcc-9abe-67705091b713"
+    pure = True
     description = "This block is used to replace a text with a new text."
     categories = frozenset({BlockCategory.TEXT})
 

@@ -156,6 +156,7 @@ class GetCurrentTimeBlock(Block):
     """Outputs the current time."""
 
     id = "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa"
+    pure = True
     description = "This block outputs the current time."
     categories = frozenset({BlockCategory.TEXT})
 
@@ -185,6 +186,7 @@ class GetCurrentDateBlock(Block):
     """Outputs the current date, moved back by ``offset`` days."""
 
     id = "b29c1b50-5d0e-4d9f-8f9d-1b0e6fcbf0b1"
+    pure = True
     description = "This block outputs the current date with an optional offset."
     categories = frozenset({BlockCategory.TEXT})
 
@@ -220,6 +222,7 @@ class GetCurrentDateAndTimeBlock(Block):
     """Outputs the current date and time."""
 
     id = "716a67b3-6760-42e7-86dc-18645c6e00fc"
+    pure = True
     description = "This block outputs the current date and time."
     categories = frozenset({BlockCategory.TEXT})
 

@@ -37,6 +37,7 @@ class AIStructuredResponseGeneratorBlock(Block):
     """Asks the LLM for JSON of an expected shape, retrying until it fits."""
 
     id = "ed55ac19-356e-4243-a6cb-bc599e9b716f"
+    pure = False  # a paid call to a model provider
     description = (
         "A block that generates structured JSON responses using a Large Language Model (LLM), "
         "with schema validation and format enforcement."
@@ -247,6 +248,8 @@ class AIStructuredResponseGeneratorBlock(Block):
 
 class DelegatingLLMBlock(Block):
     """Base of the LLM blocks that work through the structured response generator."""
+
+    pure = False  # a paid call to a model provider
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config

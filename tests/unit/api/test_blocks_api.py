@@ -76,3 +76,14 @@ def test_unknown_block_is_404(client: TestClient, auth: AuthHeaders) -> None:
 
 def test_blocks_need_a_token(client: TestClient) -> None:
     assert client.get("/api/blocks").status_code == 401
+
+
+def test_every_block_says_whether_it_is_pure(client: TestClient, auth: AuthHeaders) -> None:
+    blocks = {b["name"]: b for b in client.get("/api/blocks", headers=auth()).json()}
+    assert all(isinstance(block["pure"], bool) for block in blocks.values())
+    # the library blocks (time included: see Block.pure) run ahead of the commit
+    assert {name for name, b in blocks.items() if b["id"] in PURE_IDS and not b["pure"]} == set()
+    assert blocks["GetCurrentTimeBlock"]["pure"] is True
+    # anything with an effect outside the run waits for the commit before it starts
+    outside = {"SendWebRequestBlock", "AgentExecutorBlock", "AITextGeneratorBlock", "AIConversationBlock"}
+    assert {name for name in outside if blocks[name]["pure"]} == set()
