@@ -5,7 +5,12 @@ context, woken by the store's commits) and publishes every event as a
 JSON envelope (``projections.envelope``) to ``<prefix>.<context>``, keyed by
 aggregate id (a stop request by its run's id, so it reaches the run's owner),
 with headers ``type``, ``position`` and a W3C ``traceparent`` (and ``unreadable``,
-the reason, for a stored event that does not decode: consumers park it).
+the reason, for a stored event that does not decode: consumers park it). An
+event too large for one Kafka message (``MAX_MESSAGE_BYTES``: a node's queued
+inputs may add up past it though each value keeps ``domain.json_codec``'s
+limits) travels without its data, marked ``unreadable`` in the same way, so it
+never stops the relay: consumers park it and ``agentgraph projections retry``
+applies it from the event store.
 The producer is idempotent with ``acks=all``; the relay records its
 position per context only after Kafka acknowledged the whole batch, so a
 crash re-publishes at most the unacknowledged tail (consumers skip events
@@ -22,6 +27,7 @@ until Kafka is back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -47,7 +53,9 @@ log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = zlib.crc32(b"agentgraph:relay")
 POSITIONS_TABLE = "agentgraph_relay_positions"
 UNREADABLE_HEADER = "unreadable"
-"""Header of a record whose stored event does not decode: why (its value holds no data)."""
+"""Header of a record whose stored event does not decode, or is too large to send: why (its value holds no data)."""
+MAX_MESSAGE_BYTES = 1_000_000
+"""Largest record value the relay sends: under the 1 MiB message limit of Kafka's producer and broker defaults."""
 
 
 def traceparent(event: EventEnvelope) -> str:
@@ -178,24 +186,40 @@ class Relay:
 
     def _send(self, producer: Any, context: str, batch: list[EventEnvelope]) -> None:
         topic = topic_for(self.prefix, context)
-        futures = [
-            producer.send(
-                topic,
-                key=event.routing_key.encode(),
-                value=encode(event.as_json()),
-                partition=partition_for(event.routing_key, self.partitions),
-                headers=[
-                    ("type", event.type.encode()),
-                    ("position", str(event.position).encode()),
-                    ("traceparent", traceparent(event).encode()),
-                    *([(UNREADABLE_HEADER, event.error.encode())] if isinstance(event, UnreadableEvent) else []),
-                ],
+        futures = []
+        for event in batch:
+            key = event.routing_key
+            value = encode(event.as_json())
+            if len(value) > MAX_MESSAGE_BYTES:
+                event = _without_data(
+                    event,
+                    f"the event is {len(value):,} bytes, over the {MAX_MESSAGE_BYTES:,} bytes "
+                    "of one Kafka message: apply it from the event store (agentgraph projections retry)",
+                )
+                value = encode(event.as_json())
+            futures.append(
+                producer.send(
+                    topic,
+                    key=key.encode(),
+                    value=value,
+                    partition=partition_for(key, self.partitions),
+                    headers=[
+                        ("type", event.type.encode()),
+                        ("position", str(event.position).encode()),
+                        ("traceparent", traceparent(event).encode()),
+                        *([(UNREADABLE_HEADER, event.error.encode())] if isinstance(event, UnreadableEvent) else []),
+                    ],
+                )
             )
-            for event in batch
-        ]
         producer.flush(timeout=30)
         for future in futures:
             future.get(timeout=30)  # raises if Kafka did not acknowledge
+
+
+def _without_data(event: EventEnvelope, why: str) -> UnreadableEvent:
+    """``event`` marked unreadable with ``why``, its data left in the event store."""
+    known = {field.name: getattr(event, field.name) for field in dataclasses.fields(EventEnvelope)}
+    return UnreadableEvent(**{**known, "data": {}}, error=why)
 
 
 def _configure_positions_connection(conn: psycopg.Connection[Any]) -> None:

@@ -120,6 +120,15 @@ def test_the_kafka_projector_parks_poison_events_and_every_other_user_reads_on(
     container: Container, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph_id = container.graphs.create_graph("mallory", GraphPayload.model_validate(calculator("m"))).aggregate_id
+    # each value within the JSON limits, the event past one Kafka message: it must not stop the relay
+    too_large = container.executions.request_execution(
+        user_id="mallory",
+        graph_id=str(graph_id),
+        graph_version=1,
+        graph=container.graphs.graph_for_run("mallory", str(graph_id), 1),
+        lookup=container.blocks.get,
+        inputs={"Input": ["x" * 400_000] * 3},
+    ).aggregate_id
     poison.graph_version_without_content(container.graphs, graph_id, 2)
     run_id = poison.run_nested_too_deep(container.executions, "mallory", str(graph_id))
     first = _bobs_graph_and_run(container, "bob's first")
@@ -140,6 +149,8 @@ def test_the_kafka_projector_parks_poison_events_and_every_other_user_reads_on(
         assert "KeyError" in version_2["error"] and version_2["attempts"] >= 3
         requested = parked[("executions", str(run_id), type_name(GraphExecution.Requested))]
         assert "does not decode" in requested["error"]  # the relay marked it, the projector parked it
+        oversized = parked[("executions", str(too_large), type_name(GraphExecution.Requested))]
+        assert "over the 1,000,000 bytes of one Kafka message" in oversized["error"]
         assert (
             parked[("executions", str(run_id), type_name(GraphExecution.Queued))]["held_behind"]
             == (requested["log_position"])
