@@ -80,7 +80,7 @@ from domain.execution_engine import ExecutionPlan
 from domain.execution_status import ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup
-from domain.json_codec import JSONLimitError, json_size
+from domain.json_codec import JSONLimitError, json_size, recordable_text
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -572,6 +572,7 @@ class Executor:
             **context.stats,
         }
         if error is not None:
+            error = recordable_text(error)  # whatever a block raised, its failure is recorded
             self._emit(run, node, "error", error)
             execution.fail_node(node_exec_id, error, stats)
         else:

@@ -225,3 +225,15 @@ def _check_string(text: str) -> None:
             text.encode()
         except UnicodeEncodeError:
             raise _not_unicode() from None
+
+
+def recordable_text(text: str, max_chars: int = 10_000) -> str:
+    """``text`` made to keep every limit: NUL and lone surrogates replaced, cut to ``max_chars`` (a marker says so).
+
+    For text the platform itself records from what a block said (a node's
+    error message), where failing on the text would hide the error.
+    """
+    text = text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if len(text) > max_chars:
+        text = f"{text[:max_chars]}... [{len(text) - max_chars:,} more characters]"
+    return text

@@ -42,6 +42,7 @@ CONDITION = "715696a0-e1da-45c8-b209-c2fa9c3b0be6"
 GET_LIST_ITEM = "262ca24c-1025-43cf-a578-534e23234e97"
 AGENT_EXECUTOR = "e189baac-8c20-45a1-94a7-55177ea42565"
 SLEEP = "5ee1f000-0000-4000-8000-000000000001"
+FAIL = "5ee1f000-0000-4000-8000-000000000002"
 
 FINAL = ("COMPLETED", "FAILED", "TERMINATED")
 
@@ -65,6 +66,26 @@ class SleepBlock(Block):
         SleepBlock.started.append(context.node_exec_id)
         await asyncio.sleep(input_data.seconds)
         yield "output", input_data.value
+
+
+class FailBlock(Block):
+    """Test double: fails with ``message``, a NUL and ``padding`` x's (an error no store keeps as it is)."""
+
+    id = FAIL
+    description = "Fails with `message`, a NUL character and `padding` x's."
+    categories = frozenset({BlockCategory.BASIC})
+    pure = True
+
+    class Input(BlockSchemaInput):
+        message: str = SchemaField("failed", description="the error")
+        padding: int = SchemaField(0, description="x's after the NUL")
+
+    class Output(BlockSchemaOutput):
+        output: Any = SchemaField(description="never yielded")
+
+    async def run(self, input_data: Any, context: RunContext) -> BlockOutput:
+        raise ValueError(f"{input_data.message}\x00{'x' * input_data.padding}")
+        yield "output", None  # an async generator, as every block's run
 
 
 def node(node_id: str, block_id: str, **input_default: Any) -> dict[str, Any]:
@@ -142,7 +163,7 @@ async def start_platform(
 ) -> AsyncIterator[Platform]:
     """Yield a running platform (embedded unless ``settings`` say otherwise); everything stops afterwards."""
     settings = settings or Settings(AGENTGRAPH_DATA_DIR=tmp_path / "data")
-    blocks = BlockRegistry([*build_block_registry(settings).all(), SleepBlock()])
+    blocks = BlockRegistry([*build_block_registry(settings).all(), SleepBlock(), FailBlock()])
     container = build_container(settings, blocks)
     service = ExecutorService(container, config or ExecutorConfig(node_timeout_seconds=30))
     await service.start()
