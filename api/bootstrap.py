@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
@@ -35,6 +36,24 @@ log = logging.getLogger(__name__)
 
 KAFKA_CONSUMER_CONFIG = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
 """Consumer-group timings: a member that dies hands its partitions over within seconds."""
+
+
+@functools.cache
+def freeze_startup_heap() -> None:
+    """Move what the process holds at start-up out of the garbage collector's reach, once per process.
+
+    The executor allocates many objects per node (events, node state) and
+    keeps many (the runs it drives), so CPython's full collections come
+    often; each one walked the whole heap (modules, block schemas, pools):
+    120-160 ms, a third of a 1,000-step run
+    (``tests/benchmarks/test_executor_vs_peers.py``). After one collection
+    of today's garbage, ``gc.freeze`` leaves the start-up objects out of
+    every later collection; what is allocated afterwards is collected as
+    before. This is CPython's documented use of ``gc.freeze`` (long-lived
+    servers); it is process-wide, hence once per process.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class Service(Protocol):
@@ -83,6 +102,7 @@ class ExecutorService:
 
     async def start(self) -> None:
         """Start writing, recover unfinished runs, then follow the log."""
+        freeze_startup_heap()
         await self.executor.start()
         await self.feed.start()
 
