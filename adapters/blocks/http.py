@@ -11,6 +11,17 @@ resolved a second time), so DNS rebinding cannot slip past the check. This
 is AutoGPT's SSRF guard. Proxy settings from the environment are ignored for
 the same reason.
 
+Connections are kept alive between requests (opening a client and a
+connection per request halved the block's rate): one pool per event loop
+and user, so nothing a connection carries (keep-alive state, a server's
+per-connection authentication) ever passes from one user to another. Every
+request still gets a client of its own, so cookies and other client state
+live for one request (and its redirects) only. A TLS hop to a checked
+address (guard on) is named by that address, not its host name, so it is
+never pooled: it gets a connection of its own, verified for its own SNI host
+name, as before. A loop keeps at most ``_MAX_POOLS_PER_LOOP`` users' pools;
+the least recently used is closed once its requests are done.
+
 File uploads: ``files`` accepts ``data:`` URIs (base64 or percent-encoded)
 only; AutoGPT also takes URLs and workspace paths, which need a media store.
 """
@@ -25,7 +36,11 @@ import json
 import mimetypes
 import socket
 import ssl
-from dataclasses import dataclass
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, cast
 from urllib.parse import unquote_to_bytes
@@ -48,10 +63,102 @@ _MAX_JSON_BODY_CHARS = 10_000_000
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
+_MAX_POOLS_PER_LOOP = 256
+_POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=16, keepalive_expiry=5.0)
+"""No cap on connections (a slow server must not queue other requests); idle ones kept a few seconds."""
+
+
 @cache
 def _ssl_context() -> ssl.SSLContext:
     # Building the default context loads the CA bundle (~40 ms); share one.
     return httpx.create_ssl_context()
+
+
+def _transport() -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False, limits=_POOL_LIMITS)
+
+
+_REQUESTS_PER_SHARD = 8
+"""httpcore's pool checks every connection it holds (a socket call each) on every request and response:
+a user's connections are spread over pools serving about this many requests at once (50 in one pool
+made the block slower than a connection per request)."""
+
+
+@dataclass(eq=False)
+class _Shard:
+    transport: httpx.AsyncHTTPTransport = field(default_factory=_transport)
+    in_flight: int = 0
+
+
+@dataclass(eq=False)
+class _UserPool:
+    """One user's kept-alive connections on one event loop."""
+
+    shards: list[_Shard] = field(default_factory=list)
+    evicted: bool = False
+
+    def idle(self) -> bool:
+        return all(shard.in_flight == 0 for shard in self.shards)
+
+    def least_busy(self) -> _Shard:
+        shard = min(self.shards, key=lambda s: s.in_flight, default=None)
+        if shard is None or shard.in_flight >= _REQUESTS_PER_SHARD:
+            shard = _Shard()
+            self.shards.append(shard)
+        return shard
+
+    async def aclose(self) -> None:
+        for shard in self.shards:
+            await shard.transport.aclose()
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderedDict[str, _UserPool]] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _user_pool(user_id: str) -> AsyncIterator[httpx.AsyncHTTPTransport]:
+    """A pool of ``user_id``'s on the running loop, held for one request (see the module docstring)."""
+    pools = _pools.setdefault(asyncio.get_running_loop(), OrderedDict())
+    pool = pools.pop(user_id, None) or _UserPool()
+    pools[user_id] = pool  # the most recently used last
+    evicted = []
+    while len(pools) > _MAX_POOLS_PER_LOOP:
+        _, oldest = pools.popitem(last=False)
+        oldest.evicted = True
+        evicted.append(oldest)
+    for old in evicted:
+        if old.idle():
+            await old.aclose()
+    shard = pool.least_busy()
+    shard.in_flight += 1
+    try:
+        yield shard.transport
+    finally:
+        shard.in_flight -= 1
+        if pool.evicted and pool.idle():
+            await pool.aclose()
+
+
+class _RequestTransport(httpx.AsyncBaseTransport):
+    """One request's connections: the user's pool, or a connection of its own for TLS to a checked address."""
+
+    def __init__(self, pool: httpx.AsyncHTTPTransport) -> None:
+        self._pool = pool
+        self._own: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        sni = request.extensions.get("sni_hostname")
+        if sni is None:
+            return await self._pool.handle_async_request(request)
+        if sni not in self._own:
+            # pools match connections by URL origin, here an address: never reuse one made for another name
+            self._own[sni] = _transport()
+        return await self._own[sni].handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close this request's own connections; the user's pool stays open."""
+        for transport in self._own.values():
+            await transport.aclose()
 
 
 @dataclass(frozen=True)
@@ -217,7 +324,7 @@ class SendWebRequestBlock(Block):
             content["content"] = json.dumps(body)
 
         try:
-            response = await self._send(data.method.value, data.url, data.headers, content)
+            response = await self._send(context.user_id, data.method.value, data.url, data.headers, content)
         except RequestRefusedError as exc:
             yield "error", str(exc)
             return
@@ -247,17 +354,20 @@ class SendWebRequestBlock(Block):
             yield "server_error", result
 
     async def _send(
-        self, method: str, raw_url: str, headers: dict[str, str], content: dict[str, Any]
+        self, user_id: str, method: str, raw_url: str, headers: dict[str, str], content: dict[str, Any]
     ) -> httpx.Response:
         """Send the request, following redirects and checking every hop against the policy."""
         url = httpx.URL(raw_url)
         headers = dict(headers)
-        async with httpx.AsyncClient(
-            timeout=httpx.Timeout(self.policy.timeout_seconds),
-            follow_redirects=False,
-            trust_env=False,
-            verify=_ssl_context(),
-        ) as client:
+        async with (
+            _user_pool(user_id) as pool,
+            httpx.AsyncClient(
+                transport=_RequestTransport(pool),
+                timeout=httpx.Timeout(self.policy.timeout_seconds),
+                follow_redirects=False,
+                trust_env=False,
+            ) as client,
+        ):
             for _ in range(self.policy.max_redirects + 1):
                 address = await resolve_checked(url, self.policy)
                 target, extensions = url, {}

@@ -50,6 +50,8 @@ class RecordedRequest:
     headers: dict[str, str]
     """Header names in lower case."""
     body: bytes
+    client_port: int
+    """The client's port: two requests with the same port came over one connection."""
 
     @property
     def text(self) -> str:
@@ -80,6 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
+    def setup(self) -> None:
+        if self.server.fake.keep_alive:
+            self.protocol_version = "HTTP/1.1"  # answers keep the connection open
+        super().setup()
+
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -90,6 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parts.query,
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            client_port=self.client_address[1],
         )
         fake = self.server.fake
         delay, response = fake._arrive(request)
@@ -142,6 +150,8 @@ class FakeHTTPServer(FakeServerThread):
     """A local HTTP server with per-path behaviour (see the module docstring)."""
 
     host: str = "127.0.0.1"
+    keep_alive: bool = False
+    """Answer as HTTP/1.1 and keep connections open (HTTP/1.0 by default: one request per connection)."""
     thread_name = "fake-http"
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _hits: Counter[str] = field(default_factory=Counter, init=False, repr=False)

@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 import adapters.blocks.http as http_module
 from adapters.blocks.http import HttpPolicy, SendWebRequestBlock, http_blocks, is_public_address
-from domain.blocks.base import BlockCategory, BlockExecutionError, BlockType
+from domain.blocks.base import BlockCategory, BlockExecutionError, BlockType, RunContext
 from tests.fakes.http_server import FakeHTTPServer
 from tests.unit.blocks.outputs import collect_outputs
 
@@ -349,6 +350,52 @@ async def test_credentials_are_not_carried_to_another_origin(fake_http: FakeHTTP
         assert echo["path"] == "/landed"
         assert "authorization" not in echo["headers"]
         assert echo["headers"]["x-keep"] == "1"
+
+
+# --- kept-alive connections, per user --------------------------------------------------------------
+
+
+@pytest.fixture
+def keep_alive_http() -> Iterator[FakeHTTPServer]:
+    """A fake server that keeps connections open (HTTP/1.1), so connection reuse is visible."""
+    with FakeHTTPServer(keep_alive=True) as server:
+        yield server
+
+
+async def send_as(user: str, inputs: dict[str, Any], policy: HttpPolicy = OPEN) -> list[tuple[str, Any]]:
+    return await collect_outputs(SendWebRequestBlock(policy), inputs, RunContext(user_id=user))
+
+
+async def test_a_users_consecutive_requests_reuse_one_connection(keep_alive_http: FakeHTTPServer) -> None:
+    for index in range(3):
+        outputs = await send_as("alice", {"url": keep_alive_http.url(f"/call/{index}"), "body": {"n": index}})
+        assert outputs[0][0] == "response"
+    ports = {request.client_port for request in keep_alive_http.requests}
+    assert len(ports) == 1, "each request opened a connection of its own"
+
+
+async def test_users_never_share_a_connection(keep_alive_http: FakeHTTPServer) -> None:
+    await send_as("alice", {"url": keep_alive_http.url("/a"), "method": "GET"})
+    await send_as("bob", {"url": keep_alive_http.url("/b"), "method": "GET"})
+    await send_as("alice", {"url": keep_alive_http.url("/a"), "method": "GET"})
+    first, second, third = (request.client_port for request in keep_alive_http.requests)
+    assert first == third, "alice's connection was not kept"
+    assert second != first, "bob was sent over alice's connection"
+
+
+async def test_a_cookie_set_for_one_request_is_never_sent_again(keep_alive_http: FakeHTTPServer) -> None:
+    keep_alive_http.respond("/login", body={"ok": True}, headers={"Set-Cookie": "session=alice-secret; Path=/"})
+    assert (await send_as("alice", {"url": keep_alive_http.url("/login"), "method": "GET"}))[0][0] == "response"
+    for user in ("bob", "alice"):
+        echo = (await send_as(user, {"url": keep_alive_http.url("/whoami"), "method": "GET"}))[0][1]
+        assert "cookie" not in echo["headers"], f"{user} was sent the cookie of an earlier request"
+
+
+async def test_a_cookie_set_on_a_redirect_is_kept_for_that_request(keep_alive_http: FakeHTTPServer) -> None:
+    keep_alive_http.respond("/start", status=302, headers={"Location": "/landed", "Set-Cookie": "step=1; Path=/"})
+    echo = (await send_as("alice", {"url": keep_alive_http.url("/start"), "method": "GET"}))[0][1]
+    assert echo["path"] == "/landed"
+    assert echo["headers"]["cookie"] == "step=1"
 
 
 # --- files ---------------------------------------------------------------------------------------
