@@ -33,8 +33,9 @@ Decisions, so that the peers are measured at their best:
 - every system uses its asyncio API in the benchmark's one event loop (both
   peers document a synchronous and an asynchronous API; on this machine the
   two measured the same within noise);
-- the peers' HTTP steps share one ``httpx.AsyncClient`` (keep-alive), while
-  agentgraph's block opens a client per request as it ships;
+- the peers' HTTP steps share one ``httpx.AsyncClient`` (keep-alive);
+  agentgraph's block runs as it ships: a client per request over the
+  user's kept-alive connections (``adapters.blocks.http``);
 - LangGraph's checkpointer gets a connection pool (its documented setup for
   concurrent use, sized for the 50 chains) instead of ``from_conn_string``'s
   single connection, and ``recursion_limit`` above the chain's length (its
