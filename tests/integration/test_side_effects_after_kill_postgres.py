@@ -7,19 +7,16 @@ never a completed one.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from adapters.settings import Settings
-from api.composition import Container, build_container
+from api.composition import Container
 from domain.agent_format import GraphPayload
 from tests.fakes.http_server import FakeHTTPServer
 
@@ -30,31 +27,6 @@ OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
 WEB_REQUEST = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
 CALLS = 80
 KILLS = 4
-
-
-@pytest.fixture
-def env(postgres_dsn: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AGENTGRAPH_DATABASE_URL": postgres_dsn,
-        "JWT_VERIFY_KEY": "kill-test-key-" + "k" * 32,
-        "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
-        "AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS": "true",
-    }
-
-
-@pytest.fixture
-def container(env: dict[str, str]) -> Iterator[Container]:
-    built = build_container(
-        Settings(
-            AGENTGRAPH_DATABASE_URL=env["AGENTGRAPH_DATABASE_URL"],
-            JWT_VERIFY_KEY=env["JWT_VERIFY_KEY"],
-            AGENTGRAPH_DATA_DIR=Path(env["AGENTGRAPH_DATA_DIR"]),
-            AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS=True,
-        )
-    )
-    yield built
-    built.close()
 
 
 def executor_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
