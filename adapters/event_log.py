@@ -56,6 +56,28 @@ class EventLog:
             rows = cursor.fetchall()
         return [_envelope(self.context, n, oid, version, topic, state) for n, oid, version, topic, state in rows]
 
+    def history(self, aggregate_id: str) -> list[EventEnvelope]:
+        """Every event of one aggregate, oldest first, with its log position (what a live update replays)."""
+        recorder = self.app.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            query = SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
+                "WHERE originator_id = %s ORDER BY originator_version"
+            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(query, (UUID(aggregate_id),))
+                rows = cursor.fetchall()
+        else:
+            statement = (
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {recorder.events_table_name} WHERE originator_id = ? "  # type: ignore[attr-defined]
+                "ORDER BY originator_version"
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(statement, (UUID(aggregate_id).hex,))  # SQLite stores ids as hex
+                rows = [(n, UUID(oid), version, topic, state) for n, oid, version, topic, state in cursor.fetchall()]
+        return [_envelope(self.context, n, oid, version, topic, state) for n, oid, version, topic, state in rows]
+
     def head(self) -> int:
         """The position of the newest event (0 for an empty log)."""
         return int(self.app.recorder.max_notification_id() or 0)

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
     consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")
     http_allow_private_networks: bool = Field(default=False, alias="AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS")
+    # live updates (/ws and the SSE stream): Redis carries them from the notifier to the API processes
+    redis_url: str | None = Field(default=None, alias="AGENTGRAPH_REDIS_URL")
+    live_channel: str = Field(default="agentgraph:live", min_length=1, alias="AGENTGRAPH_LIVE_CHANNEL")
+    ws_max_subscriptions: int = Field(default=100, ge=1, alias="AGENTGRAPH_WS_MAX_SUBSCRIPTIONS")
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, alias="AGENTGRAPH_WS_MAX_MESSAGE_BYTES")
+    ws_queue_size: int = Field(default=1000, ge=1, alias="AGENTGRAPH_WS_QUEUE_SIZE")
+    ws_idle_timeout_seconds: float = Field(default=300.0, gt=0, alias="AGENTGRAPH_WS_IDLE_TIMEOUT_SECONDS")
 
     @property
     def embedded(self) -> bool:

@@ -15,8 +15,9 @@ from api.bootstrap import build_for, build_pipeline_metrics, run_services
 from api.composition import Container
 from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
+from api.live_updates import build_hub, run_live_updates
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from api.routers import admin, blocks, executions, graphs, health
+from api.routers import admin, blocks, executions, graphs, health, live
 
 
 def create_app(
@@ -25,17 +26,25 @@ def create_app(
     run_executor: bool = False,
     run_projector: bool = False,
     run_relay: bool = False,
+    run_notifier: bool = False,
 ) -> FastAPI:
     """Build the API around ``container`` (built for the roles asked for, from the environment, if None).
 
-    With ``run_executor`` / ``run_projector`` / ``run_relay`` those roles run
+    With ``run_executor`` / ``run_projector`` / ``run_relay`` / ``run_notifier`` those roles run
     inside the API's event loop (``agentgraph serve`` with all roles is the
     one-process platform); ``api.bootstrap`` says what each role starts. A
     container passed in is owned by the caller; one built here is closed when
     the app shuts down.
     """
     workers = [
-        role for role, on in (("relay", run_relay), ("projector", run_projector), ("executor", run_executor)) if on
+        role
+        for role, on in (
+            ("relay", run_relay),
+            ("projector", run_projector),
+            ("executor", run_executor),
+            ("notifier", run_notifier),
+        )
+        if on
     ]
     owned = container is None
     the_container = container or build_for(["api", *workers], Settings())
@@ -43,7 +52,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            async with run_services(the_container, workers) as metrics:
+            async with (
+                run_services(the_container, workers) as metrics,
+                run_live_updates(the_container, app.state.live_hub),
+            ):
                 if metrics is not None:
                     app.state.pipeline_metrics = metrics  # now with the counters of its services
                 yield
@@ -59,6 +71,7 @@ def create_app(
         default_response_class=SafeJSONResponse,
     )
     app.state.container = the_container
+    app.state.live_hub = build_hub(the_container)  # its ``connections`` is the websocket_connections gauge
     app.state.pipeline_metrics = build_pipeline_metrics(the_container)  # until the lifespan starts services
     install_error_handlers(app)
     app.include_router(health.router)
@@ -68,6 +81,7 @@ def create_app(
     app.include_router(executions.commands)
     app.include_router(executions.queries)
     app.include_router(admin.router)
+    app.include_router(live.router)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)
 

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.background_worker import BackgroundWorker
+from adapters.event_log import EventLog
 from adapters.execution_feed import ExecutionLogFeed
 from adapters.kafka_execution_feed import KafkaExecutionFeed
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay, relay_position
+from adapters.live_bus import RedisLiveBus
+from adapters.notifier import Notifier
 from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
 from adapters.projection_runner import ProjectionRunner
 from adapters.settings import Settings
@@ -183,6 +186,26 @@ class RelayService:
         await asyncio.to_thread(self._thread.stop)
 
 
+class NotifierService:
+    """Executions log -> live updates through Redis pub/sub to every API process (``api.live_updates``)."""
+
+    def __init__(self, container: Container) -> None:
+        settings = container.settings
+        if not settings.redis_url:
+            raise RoleError(NOTIFIER_NEEDS)
+        self.bus = RedisLiveBus(settings.redis_url, settings.live_channel)
+        self.notifier = Notifier(EventLog("executions", container.executions), self.bus)
+
+    async def start(self) -> None:
+        """Follow the executions log from its head."""
+        await self.notifier.start()
+
+    async def stop(self) -> None:
+        """Stop following."""
+        await self.notifier.stop()
+        self.bus.close()
+
+
 @dataclass(frozen=True)
 class Role:
     """One row of the role table."""
@@ -196,6 +219,8 @@ class Role:
     """What it starts (None for the API: uvicorn serves it)."""
     needs_kafka: bool = False
     """Only meaningful in distributed mode with Kafka."""
+    needs_redis: bool = False
+    """Only meaningful with Redis (``AGENTGRAPH_REDIS_URL``)."""
 
 
 ROLES: dict[str, Role] = {
@@ -205,6 +230,7 @@ ROLES: dict[str, Role] = {
         Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
         Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
         Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS}), service=ExecutorService),
+        Role("notifier", frozenset({Part.STORES}), service=NotifierService, needs_redis=True),
     )
 }
 """Every role this build runs, in start order (services stop in reverse)."""
@@ -215,6 +241,7 @@ REFUSED_ROLES = {
 """Roles of the design this build does not run yet, with the reason."""
 
 RELAY_NEEDS = "the relay needs AGENTGRAPH_DATABASE_URL and AGENTGRAPH_KAFKA_BOOTSTRAP"
+NOTIFIER_NEEDS = "the notifier role needs AGENTGRAPH_REDIS_URL (without Redis every API process runs its own notifier)"
 
 
 class RoleError(ValueError):
@@ -228,8 +255,13 @@ def choose_roles(requested: str | None, settings: Settings) -> list[str]:
     projector then reads the logs directly); asked for explicitly, it is an error.
     """
     distributed_kafka = bool(settings.database_url and settings.kafka_bootstrap)
+    redis = bool(settings.redis_url)
     if not requested:
-        return [name for name, role in ROLES.items() if distributed_kafka or not role.needs_kafka]
+        return [
+            name
+            for name, role in ROLES.items()
+            if (distributed_kafka or not role.needs_kafka) and (redis or not role.needs_redis)
+        ]
     names = {part.strip() for part in requested.split(",") if part.strip()}
     refused = sorted(names & REFUSED_ROLES.keys())
     if refused:
@@ -239,6 +271,8 @@ def choose_roles(requested: str | None, settings: Settings) -> list[str]:
         raise RoleError(f"unknown role(s) {', '.join(sorted(unknown))}; choose from {', '.join(ROLES)}")
     if not distributed_kafka and any(ROLES[name].needs_kafka for name in names):
         raise RoleError(RELAY_NEEDS)
+    if not redis and any(ROLES[name].needs_redis for name in names):
+        raise RoleError(NOTIFIER_NEEDS)
     return [name for name in ROLES if name in names]
 
 

@@ -137,12 +137,14 @@ def serve(
             run_executor="executor" in roles,
             run_projector="projector" in roles,
             run_relay="relay" in roles,
+            run_notifier="notifier" in roles,
         )
         uvicorn.run(
             api,
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            ws_max_size=settings.ws_max_message_bytes,  # a bigger client frame closes the socket with 1009
             http=with_request_deadline(settings.request_read_timeout_seconds),  # slow clients are cut off
         )
     finally:

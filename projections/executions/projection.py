@@ -53,6 +53,12 @@ _NODE_EVENTS = EventHandlers[Callable[[EventEnvelope, Row, Row, UnitOfWork], Non
 
 _RUN_TYPES = _STARTS.names | _RUN_EVENTS.names | _NODE_EVENTS.names
 
+RUN_EVENT_TYPES = _RUN_TYPES
+"""The names of every event type that changes a run or its node executions."""
+
+RUN_START_TYPES = _STARTS.names
+"""The names of the event types that create a run's row."""
+
 
 class ExecutionsProjection(Projection):
     """Execution aggregates -> runs, node executions and their statistics."""
@@ -68,10 +74,11 @@ class ExecutionsProjection(Projection):
         work = UnitOfWork(tx)
         work.prefetch(batch, _RUN_TYPES)
         for event in batch:
-            self._apply_one(event, work)
+            self.apply_one(event, work)
         work.write()
 
-    def _apply_one(self, event: EventEnvelope, work: UnitOfWork) -> None:
+    def apply_one(self, event: EventEnvelope, work: UnitOfWork) -> None:
+        """Change the rows ``event`` changes (in ``work``, written by the caller)."""
         if (start := _STARTS.get(event.type)) is not None:
             start(event, work)
             return
