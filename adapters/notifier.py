@@ -31,7 +31,6 @@ class Notifier:
     """Executions log -> live updates on ``bus``, from the log's head at start."""
 
     def __init__(self, event_log: EventLog, bus: LiveBus) -> None:
-        self._log = event_log
         self._bus = bus
         self._runs = LiveRuns(history=event_log.history)
         self.published = 0

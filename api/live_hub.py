@@ -137,6 +137,7 @@ class LiveHub:
     def connect(self, client: LiveClient) -> None:
         """Count a new client."""
         self._clients.add(client)
+        log.debug("a live-updates client connected (%d now)", self.connections)
 
     def disconnect(self, client: LiveClient) -> None:
         """Forget the client and every subscription it held."""

@@ -204,6 +204,7 @@ FRAMEWORK_DECORATORS = [
     "@*.post",
     "@*.put",
     "@*.delete",
+    "@*.websocket",  # FastAPI WebSocket routes
     "@app.exception_handler",  # FastAPI error handlers
     "@*.command",  # typer commands
     "@*.callback",  # typer's top-level options (--version)
