@@ -257,3 +257,25 @@ def test_a_socket_that_sends_nothing_is_closed_after_the_idle_timeout(tmp_path: 
         with sock, pytest.raises(ConnectionClosed) as closed:
             sock.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+def test_subscriptions_and_message_size_are_bounded(tmp_path: Path) -> None:
+    limits = {"AGENTGRAPH_WS_MAX_SUBSCRIPTIONS": "2", "AGENTGRAPH_WS_MAX_MESSAGE_BYTES": "1024"}
+    with embedded_server(tmp_path, limits) as (base, env, _):
+        sock = open_socket(base, token(env, "alice"))
+        with sock:
+            for n in range(2):
+                send(sock, "subscribe_graph_executions", {"graph_id": f"0b0b0b0b-0000-4000-8000-00000000000{n}"})
+                assert receive(sock)["success"] is True
+            send(sock, "subscribe_graph_executions", {"graph_id": "0b0b0b0b-0000-4000-8000-000000000009"})
+            assert receive(sock) == {
+                "method": "error",
+                "data": None,
+                "success": False,
+                "channel": None,
+                "error": "At most 2 subscriptions per connection",
+            }
+            send(sock, "heartbeat", "x" * 2000)
+            with pytest.raises(ConnectionClosed) as closed:
+                sock.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
