@@ -283,13 +283,13 @@ async def execution_events(
     execution_id: ExecutionId,
     user: CurrentUser,
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^\s*[0-9]*\s*$")
+    ] = None,
 ) -> StreamingResponse:
     """The run's updates from the start (or after ``Last-Event-ID``, a log position), then live, until it ends."""
     after = 0
     if last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
-            raise HTTPException(status_code=400, detail="Last-Event-ID must be an event position (an integer)")
         after = int(last_event_id.strip())
     hub = hub_of(request.app)
     history = await asyncio.to_thread(hub.history, str(execution_id))
