@@ -64,6 +64,11 @@ class Frame:
     final: bool = False
 
 
+MAX_PUSH_BYTES = 16 * 1024 * 1024
+"""AutoGPT's ``max_message_size_limit``: a larger update is dropped (AutoGPT replaces it with an
+``error_comms_update`` its WebSocket layer drops), live and in a replay alike."""
+
+
 def frame(channel: str, update: LiveUpdate) -> Frame:
     """AutoGPT's push envelope (all five keys) plus ``position``, the log position it came from."""
     method = "node_execution_event" if update.kind == "node" else "graph_execution_event"
@@ -106,7 +111,7 @@ class LiveClient:
     def push(self, channel: str, update: LiveUpdate, message: Frame, *, replaying: bool = False) -> None:
         """Queue ``message`` unless already sent on ``channel`` (buffer it while the channel replays)."""
         sub = self.subscriptions.get(channel)
-        if sub is None or self.dropped.is_set():
+        if sub is None or self.dropped.is_set() or len(message.text) > MAX_PUSH_BYTES:
             return
         if sub.buffer is not None and not replaying:
             sub.buffer.append((update, message))
