@@ -1,0 +1,629 @@
+"""Tenant isolation, proven by construction: every route of the app, called by other callers on an owner's data.
+
+The matrix is generated from ``app.routes`` (HTTP and WebSocket), so a new
+route cannot slip past it: a route without a plan in ``ROUTES`` (or
+``WEBSOCKET_ROUTES``), a path parameter nobody classified in ``PARAMS`` or a
+route with a body and no body in its plan fails the test, and the failure
+says what to add.
+
+The story, once per app (``run_matrix``):
+
+1. The owner (a JWT user) plants data through the API (``PROVISIONERS``):
+   a graph with two versions whose name, description, pin names and values
+   carry unique marker strings, a run that completed (node results, outputs
+   holding a marker) and a run that failed (error text). Every string the
+   owner's own views of that data contain (ids, markers, its user id) and
+   that no public answer contains (block ids, the OpenAPI document) is a
+   secret of the owner.
+2. Each other caller (``OTHER_CALLERS``: today a second JWT user; the
+   external API's key of that user plugs in the same way) calls every route
+   with the owner's ids in its path (every combination, also mixed with
+   its own ids), with the owner's ids in bodies where the plan puts them,
+   and the routes without ids (lists, creates, public pages):
+   - the status is the plan's (404 for the owner's resources, AutoGPT's
+     answer for someone else's resource; 403 on admin routes; 401 where the
+     caller's credential does not apply);
+   - an error answer is the very answer for an id that names nothing
+     (the same request with each of the owner's ids swapped for a fresh
+     one, answers compared with the swap undone): nothing tells the caller
+     the resource exists;
+   - no response body or header holds any of the owner's secrets, except
+     the values the caller itself sent in that request;
+   - listings and their counts hold only the caller's own rows.
+3. Calls carrying the owner's ids wrote nothing: the heads of every event
+   log are unchanged after them, and the owner's own views (read once the
+   read models applied those heads) are exactly what they were.
+
+Adding an identity: append a factory to ``OTHER_CALLERS`` (it gets the
+``Setup``: the client, the caller's JWT headers, the world) returning an
+``OtherCaller`` with its headers and the routes its credential applies to.
+Adding owner data (API keys ...): append a provisioner to ``PROVISIONERS``
+that stores ids in ``world.ids[kind]`` and markers in ``world.markers``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from starlette.routing import Route, WebSocketRoute
+
+from api.auth import mint_token
+from api.composition import Container
+from api.consistency import TOKEN_HEADER, encode_token
+
+INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+CALCULATOR = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+AGENT = "e189baac-8c20-45a1-94a7-55177ea42565"
+FINAL = ("COMPLETED", "FAILED", "TERMINATED")
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+# --------------------------------------------------------------------------------------------
+# The world the owner plants, and who else calls
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """The owner's data as the matrix knows it: ids by kind, secrets, and the other caller's own ids."""
+
+    owner_id: str
+    owner_headers: dict[str, str]
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    """The owner's resources by kind (``graph_id``, ``execution_id`` ...)."""
+    own: dict[str, list[str]] = field(default_factory=dict)
+    """The other caller's own resources by kind, mixed with the owner's in paths (its graph, the owner's run)."""
+    markers: set[str] = field(default_factory=set)
+    """Strings only the owner's data holds; the matrix adds every id the owner's views show."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Anything a provisioner or caller factory wants to keep (API keys of the owner ...)."""
+
+    def marker(self, what: str) -> str:
+        """A fresh unique string, remembered as a secret of the owner."""
+        value = f"OWNER-SECRET-{what}-{uuid.uuid4().hex}"
+        self.markers.add(value)
+        return value
+
+
+@dataclass(frozen=True)
+class OtherCaller:
+    """An identity that is not the owner: the headers it sends and the routes its credential applies to."""
+
+    name: str
+    headers: dict[str, str]
+    authenticates: Callable[[str], bool]
+    """Given a route's path template: does this credential authenticate there (else the route answers 401)."""
+
+
+@dataclass
+class Setup:
+    """What a caller factory gets: the client, the second user's JWT identity and the world."""
+
+    client: TestClient
+    container: Container
+    world: World
+    other_user_id: str
+    other_jwt: dict[str, str]
+
+
+def second_user(setup: Setup) -> OtherCaller:
+    """Another user with a JWT: it authenticates everywhere but on the external API (keys only)."""
+    return OtherCaller("second user (JWT)", setup.other_jwt, lambda path: not path.startswith("/external-api/"))
+
+
+OTHER_CALLERS: list[Callable[[Setup], OtherCaller]] = [second_user]
+"""Every identity that must not see the owner's data. After the API-key branch, add ``second_users_api_key``:
+
+    def second_users_api_key(setup: Setup) -> OtherCaller:
+        created = setup.client.post("/api/api-keys", headers=setup.other_jwt,
+                                    json={"name": "other", "description": "", "permissions": ALL_PERMISSIONS})
+        return OtherCaller("second user's API key", {"X-API-Key": created.json()["api_key"]},
+                           lambda path: path.startswith("/external-api/"))
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# What the owner plants
+# --------------------------------------------------------------------------------------------
+
+
+def _passthrough(world: World) -> dict[str, Any]:
+    pin, out = world.marker("input-name"), world.marker("output-name")
+    world.extra["input_name"] = pin
+    return {
+        "name": world.marker("graph-name"),
+        "description": world.marker("graph-description"),
+        "nodes": [
+            {
+                "id": "in",
+                "block_id": INPUT,
+                "input_default": {"name": pin, "description": world.marker("pin-description")},
+                "metadata": {"note": world.marker("node-metadata")},
+            },
+            {"id": "out", "block_id": OUTPUT, "input_default": {"name": out}},
+        ],
+        "links": [{"source_id": "in", "sink_id": "out", "source_name": "result", "sink_name": "value"}],
+    }
+
+
+def _failing(world: World) -> dict[str, Any]:
+    """Version 2: a sub-agent node naming a graph nobody has, so its runs fail with an error text."""
+    return {
+        "name": world.marker("graph-v2-name"),
+        "description": world.marker("graph-v2-description"),
+        "nodes": [
+            {"id": "in", "block_id": INPUT, "input_default": {"name": world.extra["input_name"]}},
+            {
+                "id": "agent",
+                "block_id": AGENT,
+                "input_default": {
+                    "user_id": world.owner_id,
+                    "graph_id": str(uuid.uuid4()),
+                    "graph_version": 1,
+                    "inputs": {},
+                    "input_schema": {"type": "object", "properties": {"anything": {"type": "string"}}},
+                    "output_schema": {},
+                },
+            },
+        ],
+        "links": [{"source_id": "in", "sink_id": "agent", "source_name": "result", "sink_name": "anything"}],
+    }
+
+
+def ok(response: Any) -> Any:
+    """The JSON of a 2xx answer (fails with the body otherwise)."""
+    assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
+    return response.json()
+
+
+def wait_for_run(client: TestClient, headers: dict[str, str], graph_id: str, run_id: str) -> dict[str, Any]:
+    """Poll the run until it ended (10 s at most)."""
+    for _ in range(500):
+        run: dict[str, Any] = ok(client.get(f"/api/graphs/{graph_id}/executions/{run_id}", headers=headers))
+        if run["status"] in FINAL:
+            return run
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} did not end")
+
+
+def plant_graphs_and_runs(client: TestClient, world: World) -> None:
+    """A graph with two versions (v1 active), a completed run of v1 and a failed run of v2."""
+    headers = world.owner_headers
+    graph = ok(client.post("/api/graphs", json={"graph": _passthrough(world)}, headers=headers))
+    graph_id = graph["id"]
+    ok(client.put(f"/api/graphs/{graph_id}", json=_failing(world), headers=headers))
+    ok(client.put(f"/api/graphs/{graph_id}/versions/active", json={"active_graph_version": 1}, headers=headers))
+    pin = world.extra["input_name"]
+    done = ok(client.post(f"/api/graphs/{graph_id}/execute/1", json={"inputs": {pin: world.marker("input-value")}},
+                          headers=headers))
+    failed = ok(client.post(f"/api/graphs/{graph_id}/execute/2", json={"inputs": {pin: world.marker("not-a-number")}},
+                            headers=headers))
+    runs = [wait_for_run(client, headers, graph_id, run["id"]) for run in (done, failed)]
+    assert runs[0]["status"] == "COMPLETED", runs[0]
+    assert any(node["status"] == "FAILED" for node in runs[1]["node_executions"]), runs[1]
+    world.ids["graph_id"] = [graph_id]
+    world.ids["execution_id"] = [done["id"], failed["id"]]
+
+
+PROVISIONERS: list[Callable[[TestClient, World], None]] = [plant_graphs_and_runs]
+"""What the owner creates before the matrix runs; add one per new kind of resource (API keys ...)."""
+
+
+def plant_own_graph(client: TestClient, world: World, headers: dict[str, str]) -> None:
+    """The other caller's own graph and run: mixed with the owner's ids in paths, and counted in its lists."""
+    graph = ok(client.post("/api/graphs", json={"graph": _own_graph()}, headers=headers))
+    run = ok(client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"Input": 1}}, headers=headers))
+    wait_for_run(client, headers, graph["id"], run["id"])
+    world.own.setdefault("graph_id", []).append(graph["id"])
+    world.own.setdefault("execution_id", []).append(run["id"])
+
+
+def _own_graph() -> dict[str, Any]:
+    return {
+        "name": "mine",
+        "nodes": [
+            {"id": "in", "block_id": INPUT, "input_default": {"name": "Input"}},
+            {"id": "out", "block_id": OUTPUT, "input_default": {"name": "Output"}},
+        ],
+        "links": [{"source_id": "in", "sink_id": "out", "source_name": "result", "sink_name": "value"}],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# How to call each route
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path parameter: the owner's ids of ``kind`` (mixed with the caller's own), or a fixed public value."""
+
+    kind: str | None = None
+    fixed: tuple[str, ...] = ()
+
+    def values(self, world: World) -> list[tuple[str, bool]]:
+        """``(value, is_the_owners)`` for every value to try."""
+        if self.kind is None:
+            return [(value, False) for value in self.fixed]
+        owners = [(value, True) for value in world.ids.get(self.kind, [])]
+        assert owners, f"no owner resource of kind {self.kind!r}: add a provisioner to PROVISIONERS"
+        return owners + [(value, False) for value in world.own.get(self.kind, [])]
+
+
+PARAMS: dict[str, Param] = {
+    "graph_id": Param("graph_id"),
+    "execution_id": Param("execution_id"),
+    "version": Param(fixed=("1", "2")),
+    "graph_version": Param(fixed=("1", "2")),
+    "user_id": Param("user_id"),
+    "block_id": Param(fixed=(CALCULATOR, AGENT)),
+}
+"""Path parameters by name; a plan's ``params`` overrides one for its route (``id`` means different things)."""
+
+
+Body = Callable[[World], Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the other caller calls one route and what it must get.
+
+    ``expect`` is the status for the owner's resources (404 by AutoGPT's rule)
+    or, for routes without the owner's ids, the caller's normal answer.
+    ``public`` routes need no credential. ``body`` builds the JSON body (the
+    owner's ids go in where a client could put someone else's id).
+    ``queries`` are the query strings to try. ``check`` asserts more on a 2xx
+    answer (a listing holds only the caller's rows ...).
+    """
+
+    expect: int
+    body: Body | None = None
+    queries: tuple[dict[str, str], ...] = ({},)
+    public: bool = False
+    params: dict[str, Param] = field(default_factory=dict)
+    check: Callable[[Any, World], None] | None = None
+
+
+def _run_body(world: World) -> dict[str, Any]:
+    return {"inputs": {world.extra["input_name"]: 1, "Input": 1}}
+
+
+def _graph_using_owners_graph(world: World) -> dict[str, Any]:
+    """A graph whose sub-agent node names the owner's graph: stored, but the owner's graph stays invisible."""
+    graph_id = world.ids["graph_id"][0]
+    return {
+        "graph": {
+            "name": "borrower",
+            "nodes": [
+                {
+                    "id": "agent",
+                    "block_id": AGENT,
+                    "input_default": {
+                        "user_id": world.owner_id,
+                        "graph_id": graph_id,
+                        "graph_version": 1,
+                        "inputs": {},
+                        "input_schema": {},
+                        "output_schema": {},
+                    },
+                }
+            ],
+            "links": [],
+        }
+    }
+
+
+def _block_body(world: World) -> dict[str, Any]:
+    # the calculator ignores what it does not know; the agent block names the owner's graph
+    return {"a": 1, "b": 2, "operation": "Add", "user_id": world.owner_id, "graph_id": world.ids["graph_id"][0],
+            "graph_version": 1, "inputs": {}, "input_schema": {}, "output_schema": {}}
+
+
+def _only_own_runs(response: Any, world: World) -> None:
+    runs = response.json()
+    runs = runs["executions"] if isinstance(runs, dict) else runs
+    assert {run["id"] for run in runs} <= set(world.own.get("execution_id", [])) | world.extra["created_by_other"]
+    if "X-Total-Count" in response.headers:
+        assert int(response.headers["X-Total-Count"]) == len(runs), "the count includes rows the caller cannot see"
+
+
+def _only_own_graphs(response: Any, world: World) -> None:
+    graphs = response.json()
+    assert all(graph["id"] not in world.ids["graph_id"] for graph in graphs)
+
+
+ROUTES: dict[tuple[str, str], Plan] = {
+    ("GET", "/health"): Plan(200, public=True),
+    ("GET", "/openapi.json"): Plan(200, public=True),
+    ("GET", "/docs"): Plan(200, public=True),
+    ("GET", "/docs/oauth2-redirect"): Plan(200, public=True),
+    ("GET", "/redoc"): Plan(200, public=True),
+    ("GET", "/api/blocks"): Plan(200),
+    ("POST", "/api/blocks/{block_id}/execute"): Plan(200, body=_block_body, params={"block_id": Param(fixed=(CALCULATOR,))}),
+    ("GET", "/api/graphs"): Plan(200, check=_only_own_graphs),
+    ("POST", "/api/graphs"): Plan(200, body=_graph_using_owners_graph),
+    ("PUT", "/api/graphs/{graph_id}"): Plan(404, body=lambda w: _own_graph()),
+    ("PUT", "/api/graphs/{graph_id}/versions/active"): Plan(404, body=lambda w: {"active_graph_version": 1}),
+    ("DELETE", "/api/graphs/{graph_id}"): Plan(404),
+    ("GET", "/api/graphs/{graph_id}"): Plan(404, queries=({}, {"version": "2"}, {"for_export": "true"})),
+    ("GET", "/api/graphs/{graph_id}/versions"): Plan(404),
+    ("GET", "/api/graphs/{graph_id}/versions/{version}"): Plan(404),
+    ("GET", "/api/graphs/{graph_id}/export"): Plan(404, queries=({}, {"version": "2"})),
+    ("POST", "/api/graphs/{graph_id}/execute/{graph_version}"): Plan(404, body=_run_body),
+    ("POST", "/api/graphs/{graph_id}/executions/{execution_id}/stop"): Plan(404),
+    ("GET", "/api/executions"): Plan(200, check=_only_own_runs),
+    ("GET", "/api/graphs/{graph_id}/executions"): Plan(404),
+    ("GET", "/api/graphs/{graph_id}/executions/{execution_id}"): Plan(404),
+    ("GET", "/api/admin/users/{user_id}/graphs"): Plan(403),
+    ("GET", "/api/admin/metrics/pipeline"): Plan(403),
+}
+"""Every HTTP route of the app by (method, path template). A route missing here fails the matrix."""
+
+WebSocketCheck = Callable[[TestClient, World, OtherCaller], None]
+
+WEBSOCKET_ROUTES: dict[str, WebSocketCheck] = {}
+"""Every WebSocket route of the app by path, with its isolation check. A route missing here fails the matrix.
+
+For AutoGPT's ``/ws`` the check connects as the caller (``?token=`` from its
+headers), subscribes to each of ``world.ids["execution_id"]`` (and to the
+owner's graph executions), has the owner start a run, and asserts that no
+frame it receives holds any of ``world.markers`` (the subscribe answers an
+error, or success with nothing ever delivered, as AutoGPT does).
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# The matrix
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of the matrix."""
+
+    method: str
+    template: str
+    url: str
+    body: Any
+    foreign: bool
+    """True when the path names one of the owner's resources."""
+    sent: frozenset[str]
+    """Owner's values the caller itself put in the request (it may see them echoed)."""
+
+
+RouteLike = Any
+"""A route as ``fastapi.routing.iter_route_contexts`` yields it (the route with its router's prefix applied)."""
+
+PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, Any]]:
+    """Every route of the app as ``(full path, original route)``, included routers flattened."""
+    return [(str(context.path), context.original_route) for context in iter_route_contexts(app.routes)]
+
+
+def _route_plans(app: FastAPI) -> tuple[list[tuple[str, str, Plan, Any]], list[str]]:
+    """Each (method, path, plan, route) of the app; and what the matrix does not know, as instructions."""
+    plans: list[tuple[str, str, Plan, Any]] = []
+    unknown: list[str] = []
+    for path, route in app_routes(app):
+        if isinstance(route, (APIWebSocketRoute, WebSocketRoute)):
+            if path not in WEBSOCKET_ROUTES:
+                unknown.append(
+                    f"WebSocket {path}: add a check to WEBSOCKET_ROUTES in tests/isolation_matrix.py "
+                    "(subscribe as the other caller to the owner's ids, assert no frame holds a marker)"
+                )
+            continue
+        if not isinstance(route, Route):
+            unknown.append(
+                f"{type(route).__name__} {path}: the matrix cannot call it; teach tests/isolation_matrix.py how"
+            )
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
+            plan = ROUTES.get((method, path))
+            if plan is None:
+                unknown.append(
+                    f"{method} {path}: add a Plan to ROUTES in tests/isolation_matrix.py "
+                    "(expected status for another user's ids, a body if it takes one)"
+                )
+                continue
+            for name in PATH_PARAMETER.findall(path):
+                if name not in plan.params and name not in PARAMS:
+                    unknown.append(
+                        f"{method} {path}: path parameter {name!r} unknown; add it to PARAMS "
+                        "(Param(kind) for an owner's resource, Param(fixed=...) for a public value) or to the plan"
+                    )
+            if _takes_body(route) and plan.body is None:
+                unknown.append(f"{method} {path}: it takes a body; give its Plan a body (with the owner's ids)")
+            plans.append((method, path, plan, route))
+    return plans, unknown
+
+
+def _takes_body(route: Route) -> bool:
+    if not isinstance(route, APIRoute):
+        return False
+    return route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+
+
+def _cases(method: str, template: str, plan: Plan, world: World) -> Iterable[Case]:
+    names = PATH_PARAMETER.findall(template)
+    choices = [plan.params.get(name, PARAMS.get(name, Param())).values(world) for name in names]
+    for combo in itertools.product(*choices):
+        foreign = any(is_owners for _, is_owners in combo)
+        if names and not foreign:
+            continue  # the caller's own resources are other tests' business
+        path = template
+        for name, (value, _) in zip(names, combo, strict=True):
+            path = re.sub(r"{" + name + r"(:[^}]*)?}", value, path)
+        body = plan.body(world) if plan.body else None
+        sent = {value for value, is_owners in combo if is_owners}
+        sent |= {m for m in _all_secrets(world) if body is not None and m in json.dumps(body)}
+        for query in plan.queries:
+            url = path + ("?" + urlencode(query) if query else "")
+            yield Case(method, template, url, body, foreign, frozenset(sent))
+
+
+def _all_secrets(world: World) -> set[str]:
+    return world.markers | {v for values in world.ids.values() for v in values}
+
+
+def _call(client: TestClient, case: Case, headers: dict[str, str]) -> Any:
+    return client.request(case.method, case.url, headers=headers, json=case.body)
+
+
+def _swapped(case: Case) -> tuple[Case, dict[str, str]]:
+    """The same request with each of the owner's values swapped for a fresh one naming nothing."""
+    swap = {value: (str(uuid.uuid4()) if UUID_PATTERN.fullmatch(value) else f"nobody-{uuid.uuid4().hex}")
+            for value in case.sent}
+
+    def apply(text: str) -> str:
+        for old, new in swap.items():
+            text = text.replace(old, new)
+        return text
+
+    body = json.loads(apply(json.dumps(case.body))) if case.body is not None else None
+    return Case(case.method, case.template, apply(case.url), body, case.foreign, frozenset()), swap
+
+
+def _leaks(response: Any, secrets: set[str]) -> set[str]:
+    text = response.text + "\n" + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    return {secret for secret in secrets if secret in text}
+
+
+def owner_view(client: TestClient, container: Container, world: World) -> dict[str, Any]:
+    """Everything the owner sees of its data, read once the read models applied every log's head."""
+    token = encode_token({context: (log.head(), None) for context, log in container.event_logs.items()})
+    headers = {**world.owner_headers, TOKEN_HEADER: token}
+    view: dict[str, Any] = {"graphs": ok(client.get("/api/graphs", headers=headers))}
+    view["runs"] = ok(client.get("/api/executions", headers=headers))
+    for graph_id in world.ids["graph_id"]:
+        view[f"versions {graph_id}"] = ok(client.get(f"/api/graphs/{graph_id}/versions", headers=headers))
+        view[f"export {graph_id}"] = ok(client.get(f"/api/graphs/{graph_id}/export", headers=headers))
+        for run_id in world.ids["execution_id"]:
+            run = client.get(f"/api/graphs/{graph_id}/executions/{run_id}", headers=headers)
+            view[f"run {run_id}"] = ok(run)
+    return view
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def learn_secrets(client: TestClient, world: World, view: dict[str, Any], public: Iterable[Any]) -> None:
+    """Every id the owner's views show, its user id and its markers: minus what public answers hold."""
+    shown = {match for text in _strings(view) for match in UUID_PATTERN.findall(text)}
+    known = {match for answer in public for text in _strings(answer) for match in UUID_PATTERN.findall(text)}
+    world.markers |= (shown - known) | {world.owner_id}
+    # error texts of the owner's failed runs are secrets too
+    for key, run in view.items():
+        if key.startswith("run "):
+            world.markers |= {str(error) for node in run["node_executions"] for error in node["output_data"].get("error", [])}
+
+
+def run_matrix(app: FastAPI, client: TestClient, container: Container) -> list[str]:
+    """Plant, call every route as every other caller, verify; returns the failures (empty when isolated)."""
+    owner_id, other_id = f"owner-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    world = World(owner_id, _bearer(container, owner_id))
+    world.ids["user_id"] = [owner_id]
+    world.extra["created_by_other"] = set()
+    plans, unknown = _route_plans(app)
+    if unknown:
+        return ["The isolation matrix does not know these routes:", *unknown]
+
+    for provision in PROVISIONERS:
+        provision(client, world)
+    other_jwt = _bearer(container, other_id)
+    plant_own_graph(client, world, other_jwt)
+    public = [ok(client.get("/api/blocks", headers=other_jwt)), ok(client.get("/openapi.json"))]
+    before = owner_view(client, container, world)
+    learn_secrets(client, world, before, public)
+    secrets = _all_secrets(world)
+
+    setup = Setup(client, container, world, other_id, other_jwt)
+    callers = [factory(setup) for factory in OTHER_CALLERS]
+    failures: list[str] = []
+    cases = [case for method, path, plan, route in plans for case in _cases(method, path, plan, world)]
+    by_template = {(method, path): plan for method, path, plan, _ in plans}
+    for caller in callers:
+        # the owner's ids first: calls naming them may write nothing, which the log heads show
+        heads = _heads(container)
+        for case in (c for c in cases if c.foreign):
+            failures += _check_case(client, caller, case, by_template[(case.method, case.template)], world, secrets)
+        if _heads(container) != heads:
+            failures.append(f"{caller.name}: calls on the owner's ids wrote events ({heads} -> {_heads(container)})")
+        for case in (c for c in cases if not c.foreign):
+            failures += _check_case(client, caller, case, by_template[(case.method, case.template)], world, secrets)
+    for caller in callers:
+        for name, check in WEBSOCKET_ROUTES.items():
+            try:
+                check(client, world, caller)
+            except AssertionError as exc:
+                failures.append(f"{caller.name} WebSocket {name}: {exc}")
+    after_view = owner_view(client, container, world)
+    if after_view != before:
+        changed = sorted(key for key in set(before) | set(after_view) if before.get(key) != after_view.get(key))
+        failures.append(f"the owner's data changed after the other callers' calls: {changed}")
+    return failures
+
+
+def _heads(container: Container) -> dict[str, int]:
+    return {context: log.head() for context, log in container.event_logs.items()}
+
+
+def _check_case(
+    client: TestClient, caller: OtherCaller, case: Case, plan: Plan, world: World, secrets: set[str]
+) -> list[str]:
+    label = f"{caller.name}: {case.method} {case.url}"
+    authenticated = plan.public or caller.authenticates(case.template)
+    expect = plan.expect if authenticated else 401
+    response = _call(client, case, caller.headers)
+    failures = []
+    if response.status_code != expect:
+        failures.append(f"{label} answered {response.status_code}, expected {expect}: {response.text[:300]}")
+    leaked = _leaks(response, secrets - case.sent)
+    if leaked:
+        failures.append(f"{label} shows the owner's data {sorted(leaked)[:5]}: {response.text[:300]}")
+    if response.status_code >= 400 and case.sent:
+        control, swap = _swapped(case)
+        answer = _call(client, control, caller.headers)
+        unswapped = answer.text
+        for old, new in swap.items():
+            unswapped = unswapped.replace(new, old)
+        if (answer.status_code, unswapped) != (response.status_code, response.text):
+            failures.append(
+                f"{label} answers differently for the owner's ids than for ids naming nothing: "
+                f"{response.status_code} {response.text[:200]} vs {answer.status_code} {unswapped[:200]}"
+            )
+    if response.status_code < 300 and not case.foreign:
+        if case.method == "POST" and case.template in ("/api/graphs", "/api/graphs/{graph_id}/execute/{graph_version}"):
+            world.extra["created_by_other"].add(response.json().get("id"))
+        if plan.check is not None and authenticated:
+            try:
+                plan.check(response, world)
+            except AssertionError as exc:
+                failures.append(f"{label}: {exc}")
+    return failures
+
+
+def _bearer(container: Container, user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(container.jwt, user_id, email=f'{user_id}@example.com')}"}

@@ -1,0 +1,75 @@
+"""Tenant isolation through HTTP on the embedded platform (SQLite): the route-table matrix of tests.isolation_matrix.
+
+The owner's data is planted once per module; every route is then called by
+every other caller on it. See ``tests.isolation_matrix`` for what is checked
+and how to add a route or an identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from adapters.settings import Settings
+from api.app import create_app
+from api.composition import Container, build_container
+from tests import isolation_matrix
+from tests.isolation_matrix import Plan, run_matrix
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, TestClient, Container]]:
+    """The whole embedded platform (API, executor, projections) on a fresh SQLite data folder."""
+    container = build_container(Settings(AGENTGRAPH_DATA_DIR=tmp_path_factory.mktemp("isolation") / "data"))
+    app = create_app(container, run_executor=True, run_projector=True)
+    try:
+        with TestClient(app) as client:
+            yield app, client, container
+    finally:
+        container.close()
+
+
+def test_no_route_shows_or_changes_another_users_data(platform: tuple[FastAPI, TestClient, Container]) -> None:
+    failures = run_matrix(*platform)
+    assert not failures, "\n".join(failures)
+
+
+def test_a_route_the_matrix_does_not_know_fails_it(
+    platform: tuple[FastAPI, TestClient, Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, client, container = platform
+    plans = dict(isolation_matrix.ROUTES)
+    del plans[("GET", "/api/executions")]
+    monkeypatch.setattr(isolation_matrix, "ROUTES", plans)
+    failures = run_matrix(app, client, container)
+    assert any("GET /api/executions: add a Plan to ROUTES" in line for line in failures), failures
+
+
+def test_an_unclassified_path_parameter_or_body_fails_it(
+    platform: tuple[FastAPI, TestClient, Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, client, container = platform
+    params = dict(isolation_matrix.PARAMS)
+    del params["execution_id"]
+    plans = {**isolation_matrix.ROUTES, ("PUT", "/api/graphs/{graph_id}"): Plan(404)}
+    monkeypatch.setattr(isolation_matrix, "PARAMS", params)
+    monkeypatch.setattr(isolation_matrix, "ROUTES", plans)
+    failures = "\n".join(run_matrix(app, client, container))
+    assert "path parameter 'execution_id' unknown" in failures
+    assert "PUT /api/graphs/{graph_id}: it takes a body" in failures
+
+
+def test_an_unknown_websocket_route_fails_it(platform: tuple[FastAPI, TestClient, Container]) -> None:
+    app, client, container = platform
+    extra = FastAPI()
+    extra.router.routes.extend(app.router.routes)
+
+    @extra.websocket("/ws-unknown")
+    async def socket() -> None:  # pragma: no cover - never connected
+        return None
+
+    failures = run_matrix(extra, client, container)
+    assert any("WebSocket /ws-unknown: add a check to WEBSOCKET_ROUTES" in line for line in failures), failures
