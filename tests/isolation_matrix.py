@@ -293,7 +293,7 @@ class Plan:
     queries: tuple[dict[str, str], ...] = ({},)
     public: bool = False
     params: dict[str, Param] = field(default_factory=dict)
-    check: Callable[[Any, World], None] | None = None
+    check: Callable[[TestClient, dict[str, str], Any, World], None] | None = None
 
 
 def _run_body(world: World) -> dict[str, Any]:
@@ -331,7 +331,7 @@ def _block_body(world: World) -> dict[str, Any]:
             "graph_version": 1, "inputs": {}, "input_schema": {}, "output_schema": {}}
 
 
-def _only_own_runs(response: Any, world: World) -> None:
+def _only_own_runs(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
     runs = response.json()
     runs = runs["executions"] if isinstance(runs, dict) else runs
     assert {run["id"] for run in runs} <= set(world.own.get("execution_id", [])) | world.extra["created_by_other"]
@@ -339,9 +339,34 @@ def _only_own_runs(response: Any, world: World) -> None:
         assert int(response.headers["X-Total-Count"]) == len(runs), "the count includes rows the caller cannot see"
 
 
-def _only_own_graphs(response: Any, world: World) -> None:
+def _only_own_graphs(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
     graphs = response.json()
     assert all(graph["id"] not in world.ids["graph_id"] for graph in graphs)
+
+
+def _borrowed_graph_stays_the_owners(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    """The caller's graph naming the owner's graph: its export holds no sub-graph, its run finds no such graph.
+
+    Both answers are exactly those for a graph id that names nothing.
+    """
+    borrower = response.json()
+    control = json.loads(json.dumps(_graph_using_owners_graph(world)).replace(world.ids["graph_id"][0], NOBODY))
+    nobody = ok(client.post("/api/graphs", json=control, headers=headers))
+    world.extra["created_by_other"].add(nobody["id"])
+    seen = []
+    for graph in (borrower, nobody):
+        exported = ok(client.get(f"/api/graphs/{graph['id']}/export", headers=headers))
+        assert exported["sub_graphs"] == [], "the export of the caller's graph holds the owner's graph"
+        run = ok(client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {}}, headers=headers))
+        world.extra["created_by_other"].add(run["id"])
+        ended = wait_for_run(client, headers, graph["id"], run["id"])
+        errors = [node["output_data"].get("error") for node in ended["node_executions"]]
+        seen.append((ended["status"], json.dumps(errors).replace(world.ids["graph_id"][0], NOBODY)))
+    assert seen[0] == seen[1], f"running the owner's graph as a sub-agent differs from running no graph: {seen}"
+
+
+NOBODY = "00000000-0000-4000-8000-000000000000"
+"""A graph id nobody has."""
 
 
 ROUTES: dict[tuple[str, str], Plan] = {
@@ -353,7 +378,7 @@ ROUTES: dict[tuple[str, str], Plan] = {
     ("GET", "/api/blocks"): Plan(200),
     ("POST", "/api/blocks/{block_id}/execute"): Plan(200, body=_block_body, params={"block_id": Param(fixed=(CALCULATOR,))}),
     ("GET", "/api/graphs"): Plan(200, check=_only_own_graphs),
-    ("POST", "/api/graphs"): Plan(200, body=_graph_using_owners_graph),
+    ("POST", "/api/graphs"): Plan(200, body=_graph_using_owners_graph, check=_borrowed_graph_stays_the_owners),
     ("PUT", "/api/graphs/{graph_id}"): Plan(404, body=lambda w: _own_graph()),
     ("PUT", "/api/graphs/{graph_id}/versions/active"): Plan(404, body=lambda w: {"active_graph_version": 1}),
     ("DELETE", "/api/graphs/{graph_id}"): Plan(404),
@@ -460,10 +485,11 @@ def _takes_body(route: Route) -> bool:
 def _cases(method: str, template: str, plan: Plan, world: World) -> Iterable[Case]:
     names = PATH_PARAMETER.findall(template)
     choices = [plan.params.get(name, PARAMS.get(name, Param())).values(world) for name in names]
+    names_owners = any(value_is_owners for values in choices for _, value_is_owners in values)
     for combo in itertools.product(*choices):
         foreign = any(is_owners for _, is_owners in combo)
-        if names and not foreign:
-            continue  # the caller's own resources are other tests' business
+        if names_owners and not foreign:
+            continue  # only the caller's own resources: other tests' business
         path = template
         for name, (value, _) in zip(names, combo, strict=True):
             path = re.sub(r"{" + name + r"(:[^}]*)?}", value, path)
@@ -619,7 +645,7 @@ def _check_case(
             world.extra["created_by_other"].add(response.json().get("id"))
         if plan.check is not None and authenticated:
             try:
-                plan.check(response, world)
+                plan.check(client, caller.headers, response, world)
             except AssertionError as exc:
                 failures.append(f"{label}: {exc}")
     return failures

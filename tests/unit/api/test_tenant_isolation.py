@@ -8,6 +8,7 @@ and how to add a route or an identity.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from adapters.settings import Settings
 from api.app import create_app
 from api.composition import Container, build_container
+from domain.not_found import ExecutionNotFoundError
 from tests import isolation_matrix
 from tests.isolation_matrix import Plan, run_matrix
 
@@ -73,3 +75,46 @@ def test_an_unknown_websocket_route_fails_it(platform: tuple[FastAPI, TestClient
 
     failures = run_matrix(extra, client, container)
     assert any("WebSocket /ws-unknown: add a check to WEBSOCKET_ROUTES" in line for line in failures), failures
+
+
+def test_the_matrix_catches_a_listing_that_forgets_the_user(
+    platform: tuple[FastAPI, TestClient, Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run listing without its ``WHERE user_id`` (every user's runs) fails the matrix: markers and counts."""
+    app, client, container = platform
+    queries = type(container.run_queries)
+    real = queries.list_runs
+    users: set[str] = set()
+
+    def every_users_runs(self: Any, user_id: str, graph_id: str | None, page: int, page_size: int) -> Any:
+        users.add(user_id)
+        runs = [run for user in sorted(users) for run in real(self, user, graph_id, page, page_size)[0]]
+        return runs, len(runs)
+
+    monkeypatch.setattr(queries, "list_runs", every_users_runs)
+    failures = "\n".join(run_matrix(app, client, container))
+    assert "GET /api/executions shows the owner's data" in failures
+
+
+def test_the_matrix_catches_a_run_read_as_its_owner(
+    platform: tuple[FastAPI, TestClient, Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run read that finds the run whoever owns it fails the matrix: status, markers and the owner's view."""
+    app, client, container = platform
+    queries = type(container.run_queries)
+    real = queries.get_run
+    users: set[str] = set()
+
+    def anyones_run(self: Any, user_id: str, execution_id: str, graph_id: str | None = None) -> Any:
+        users.add(user_id)
+        for user in sorted(users):
+            try:
+                return real(self, user, execution_id, graph_id)
+            except ExecutionNotFoundError:
+                continue
+        raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+
+    monkeypatch.setattr(queries, "get_run", anyones_run)
+    failures = "\n".join(run_matrix(app, client, container))
+    assert "answered 200, expected 404" in failures
+    assert "shows the owner's data" in failures
