@@ -189,13 +189,20 @@ def ok(response: Any) -> Any:
 
 
 def wait_for_run(client: TestClient, headers: dict[str, str], graph_id: str, run_id: str) -> dict[str, Any]:
-    """Poll the run until it ended (10 s at most)."""
+    """Poll the run until it ended (10 s at most; a 404 while the read model has not seen the run yet)."""
     for _ in range(500):
-        run: dict[str, Any] = ok(client.get(f"/api/graphs/{graph_id}/executions/{run_id}", headers=headers))
-        if run["status"] in FINAL:
-            return run
+        response = client.get(f"/api/graphs/{graph_id}/executions/{run_id}", headers=headers)
+        if response.status_code != 404:
+            run: dict[str, Any] = ok(response)
+            if run["status"] in FINAL:
+                return run
         time.sleep(0.02)
     raise AssertionError(f"run {run_id} did not end")
+
+
+def read_after(response: Any, headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` plus the consistency token of a command's answer: a query then sees what it wrote."""
+    return {**headers, TOKEN_HEADER: response.headers[TOKEN_HEADER]}
 
 
 def plant_graphs_and_runs(client: TestClient, world: World) -> None:
@@ -349,13 +356,13 @@ def _borrowed_graph_stays_the_owners(client: TestClient, headers: dict[str, str]
 
     Both answers are exactly those for a graph id that names nothing.
     """
-    borrower = response.json()
     control = json.loads(json.dumps(_graph_using_owners_graph(world)).replace(world.ids["graph_id"][0], NOBODY))
-    nobody = ok(client.post("/api/graphs", json=control, headers=headers))
+    created = client.post("/api/graphs", json=control, headers=headers)
+    borrower, nobody = {**response.json(), "response": response}, {**ok(created), "response": created}
     world.extra["created_by_other"].add(nobody["id"])
     seen = []
     for graph in (borrower, nobody):
-        exported = ok(client.get(f"/api/graphs/{graph['id']}/export", headers=headers))
+        exported = ok(client.get(f"/api/graphs/{graph['id']}/export", headers=read_after(graph["response"], headers)))
         assert exported["sub_graphs"] == [], "the export of the caller's graph holds the owner's graph"
         run = ok(client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {}}, headers=headers))
         world.extra["created_by_other"].add(run["id"])
