@@ -213,10 +213,16 @@ def plant_graphs_and_runs(client: TestClient, world: World) -> None:
     ok(client.put(f"/api/graphs/{graph_id}", json=_failing(world), headers=headers))
     ok(client.put(f"/api/graphs/{graph_id}/versions/active", json={"active_graph_version": 1}, headers=headers))
     pin = world.extra["input_name"]
-    done = ok(client.post(f"/api/graphs/{graph_id}/execute/1", json={"inputs": {pin: world.marker("input-value")}},
-                          headers=headers))
-    failed = ok(client.post(f"/api/graphs/{graph_id}/execute/2", json={"inputs": {pin: world.marker("not-a-number")}},
-                            headers=headers))
+    done = ok(
+        client.post(
+            f"/api/graphs/{graph_id}/execute/1", json={"inputs": {pin: world.marker("input-value")}}, headers=headers
+        )
+    )
+    failed = ok(
+        client.post(
+            f"/api/graphs/{graph_id}/execute/2", json={"inputs": {pin: world.marker("not-a-number")}}, headers=headers
+        )
+    )
     runs = [wait_for_run(client, headers, graph_id, run["id"]) for run in (done, failed)]
     assert runs[0]["status"] == "COMPLETED", runs[0]
     assert any(node["status"] == "FAILED" for node in runs[1]["node_executions"]), runs[1]
@@ -334,8 +340,17 @@ def _graph_using_owners_graph(world: World) -> dict[str, Any]:
 
 def _block_body(world: World) -> dict[str, Any]:
     # the calculator ignores what it does not know; the agent block names the owner's graph
-    return {"a": 1, "b": 2, "operation": "Add", "user_id": world.owner_id, "graph_id": world.ids["graph_id"][0],
-            "graph_version": 1, "inputs": {}, "input_schema": {}, "output_schema": {}}
+    return {
+        "a": 1,
+        "b": 2,
+        "operation": "Add",
+        "user_id": world.owner_id,
+        "graph_id": world.ids["graph_id"][0],
+        "graph_version": 1,
+        "inputs": {},
+        "input_schema": {},
+        "output_schema": {},
+    }
 
 
 def _only_own_runs(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
@@ -383,7 +398,9 @@ ROUTES: dict[tuple[str, str], Plan] = {
     ("GET", "/docs/oauth2-redirect"): Plan(200, public=True),
     ("GET", "/redoc"): Plan(200, public=True),
     ("GET", "/api/blocks"): Plan(200),
-    ("POST", "/api/blocks/{block_id}/execute"): Plan(200, body=_block_body, params={"block_id": Param(fixed=(CALCULATOR,))}),
+    ("POST", "/api/blocks/{block_id}/execute"): Plan(
+        200, body=_block_body, params={"block_id": Param(fixed=(CALCULATOR,))}
+    ),
     ("GET", "/api/graphs"): Plan(200, check=_only_own_graphs),
     ("POST", "/api/graphs"): Plan(200, body=_graph_using_owners_graph, check=_borrowed_graph_stays_the_owners),
     ("PUT", "/api/graphs/{graph_id}"): Plan(404, body=lambda w: _own_graph()),
@@ -434,9 +451,6 @@ class Case:
     sent: frozenset[str]
     """Owner's values the caller itself put in the request (it may see them echoed)."""
 
-
-RouteLike = Any
-"""A route as ``fastapi.routing.iter_route_contexts`` yields it (the route with its router's prefix applied)."""
 
 PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 
@@ -518,8 +532,10 @@ def _call(client: TestClient, case: Case, headers: dict[str, str]) -> Any:
 
 def _swapped(case: Case) -> tuple[Case, dict[str, str]]:
     """The same request with each of the owner's values swapped for a fresh one naming nothing."""
-    swap = {value: (str(uuid.uuid4()) if UUID_PATTERN.fullmatch(value) else f"nobody-{uuid.uuid4().hex}")
-            for value in case.sent}
+    swap = {
+        value: (str(uuid.uuid4()) if UUID_PATTERN.fullmatch(value) else f"nobody-{uuid.uuid4().hex}")
+        for value in case.sent
+    }
 
     def apply(text: str) -> str:
         for old, new in swap.items():
@@ -562,7 +578,7 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def learn_secrets(client: TestClient, world: World, view: dict[str, Any], public: Iterable[Any]) -> None:
+def learn_secrets(world: World, view: dict[str, Any], public: Iterable[Any]) -> None:
     """Every id the owner's views show, its user id and its markers: minus what public answers hold."""
     shown = {match for text in _strings(view) for match in UUID_PATTERN.findall(text)}
     known = {match for answer in public for text in _strings(answer) for match in UUID_PATTERN.findall(text)}
@@ -570,7 +586,9 @@ def learn_secrets(client: TestClient, world: World, view: dict[str, Any], public
     # error texts of the owner's failed runs are secrets too
     for key, run in view.items():
         if key.startswith("run "):
-            world.markers |= {str(error) for node in run["node_executions"] for error in node["output_data"].get("error", [])}
+            world.markers |= {
+                str(error) for node in run["node_executions"] for error in node["output_data"].get("error", [])
+            }
 
 
 def run_matrix(app: FastAPI, client: TestClient, container: Container) -> list[str]:
@@ -589,7 +607,7 @@ def run_matrix(app: FastAPI, client: TestClient, container: Container) -> list[s
     plant_own_graph(client, world, other_jwt)
     public = [ok(client.get("/api/blocks", headers=other_jwt)), ok(client.get("/openapi.json"))]
     before = owner_view(client, container, world)
-    learn_secrets(client, world, before, public)
+    learn_secrets(world, before, public)
     secrets = _all_secrets(world)
 
     setup = Setup(client, container, world, other_id, other_jwt)
