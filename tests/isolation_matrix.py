@@ -375,6 +375,10 @@ def _borrowed_graph_stays_the_owners(client: TestClient, headers: dict[str, str]
     created = client.post("/api/graphs", json=control, headers=headers)
     borrower, nobody = {**response.json(), "response": response}, {**ok(created), "response": created}
     world.extra["created_by_other"].add(nobody["id"])
+    stored = [[(node["block_id"], node["input_default"]) for node in graph["nodes"]] for graph in (borrower, nobody)]
+    assert json.dumps(stored[0]).replace(world.ids["graph_id"][0], NOBODY) == json.dumps(stored[1]), (
+        f"a graph naming the owner's graph is stored differently from one naming no graph: {stored}"
+    )
     seen = []
     for graph in (borrower, nobody):
         exported = ok(client.get(f"/api/graphs/{graph['id']}/export", headers=read_after(graph["response"], headers)))
