@@ -89,6 +89,8 @@ class World:
     """Strings only the owner's data holds; the matrix adds every id the owner's views show."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Anything a provisioner or caller factory wants to keep (API keys of the owner ...)."""
+    cleanups: list[Callable[[], Any]] = field(default_factory=list)
+    """What the owner undoes once the matrix is done (stop its running run ...)."""
 
     def marker(self, what: str) -> str:
         """A fresh unique string, remembered as a secret of the owner."""
@@ -230,7 +232,47 @@ def plant_graphs_and_runs(client: TestClient, world: World) -> None:
     world.ids["execution_id"] = [done["id"], failed["id"]]
 
 
-PROVISIONERS: list[Callable[[TestClient, World], None]] = [plant_graphs_and_runs]
+WEB_REQUEST = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
+
+
+def plant_running_run(client: TestClient, world: World) -> None:
+    """A second graph whose run waits on a slow server for the whole matrix: stop on it would really stop it.
+
+    ``world.extra["slow_url"]`` is a URL that answers after the matrix ends;
+    the owner stops the run once the matrix is done (``world.cleanups``).
+    """
+    headers = world.owner_headers
+    body = {
+        "name": world.marker("slow-graph-name"),
+        "nodes": [
+            {"id": "in", "block_id": INPUT, "input_default": {"name": "Input"}},
+            {"id": "call", "block_id": WEB_REQUEST, "input_default": {"url": world.extra["slow_url"], "method": "GET"}},
+            {"id": "out", "block_id": OUTPUT, "input_default": {"name": "Output"}},
+        ],
+        "links": [
+            {"source_id": "in", "sink_id": "call", "source_name": "result", "sink_name": "headers_#_X-Input"},
+            {"source_id": "call", "sink_id": "out", "source_name": "response", "sink_name": "value"},
+        ],
+    }
+    graph_id = ok(client.post("/api/graphs", json={"graph": body}, headers=headers))["id"]
+    run_id = ok(
+        client.post(
+            f"/api/graphs/{graph_id}/execute/1", json={"inputs": {"Input": world.marker("slow")}}, headers=headers
+        )
+    )["id"]
+    for _ in range(500):  # until the call node runs (and waits)
+        response = client.get(f"/api/graphs/{graph_id}/executions/{run_id}", headers=headers)
+        if response.status_code == 200 and any(n["status"] == "RUNNING" for n in response.json()["node_executions"]):
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the slow run did not start its call")
+    world.ids["graph_id"].append(graph_id)
+    world.ids["execution_id"].append(run_id)
+    world.cleanups.append(lambda: ok(client.post(f"/api/graphs/{graph_id}/executions/{run_id}/stop", headers=headers)))
+
+
+PROVISIONERS: list[Callable[[TestClient, World], None]] = [plant_graphs_and_runs, plant_running_run]
 """What the owner creates before the matrix runs; add one per new kind of resource (API keys ...)."""
 
 
@@ -564,9 +606,12 @@ def owner_view(client: TestClient, container: Container, world: World) -> dict[s
     for graph_id in world.ids["graph_id"]:
         view[f"versions {graph_id}"] = ok(client.get(f"/api/graphs/{graph_id}/versions", headers=headers))
         view[f"export {graph_id}"] = ok(client.get(f"/api/graphs/{graph_id}/export", headers=headers))
-        for run_id in world.ids["execution_id"]:
-            run = client.get(f"/api/graphs/{graph_id}/executions/{run_id}", headers=headers)
-            view[f"run {run_id}"] = ok(run)
+        view[f"runs of {graph_id}"] = ok(client.get(f"/api/graphs/{graph_id}/executions", headers=headers))
+    for run in (run for run in view["runs"] if run["user_id"] == world.owner_id):
+        view[f"run {run['id']}"] = ok(
+            client.get(f"/api/graphs/{run['graph_id']}/executions/{run['id']}", headers=headers)
+        )
+    assert set(world.ids["execution_id"]) <= {run["id"] for run in view["runs"]}, "the owner does not see its runs"
     return view
 
 
@@ -595,10 +640,14 @@ def learn_secrets(world: World, view: dict[str, Any], public: Iterable[Any]) -> 
             }
 
 
-def run_matrix(app: FastAPI, client: TestClient, container: Container) -> list[str]:
-    """Plant, call every route as every other caller, verify; returns the failures (empty when isolated)."""
+def run_matrix(app: FastAPI, client: TestClient, container: Container, slow_url: str) -> list[str]:
+    """Plant, call every route as every other caller, verify; returns the failures (empty when isolated).
+
+    ``slow_url`` answers only after the matrix is done: the owner's running run waits on it.
+    """
     owner_id, other_id = f"owner-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
     world = World(owner_id, _bearer(container, owner_id))
+    world.extra["slow_url"] = slow_url
     world.ids["user_id"] = [owner_id]
     world.extra["created_by_other"] = set()
     plans, unknown = _route_plans(app)
@@ -638,6 +687,8 @@ def run_matrix(app: FastAPI, client: TestClient, container: Container) -> list[s
     if after_view != before:
         changed = sorted(key for key in set(before) | set(after_view) if before.get(key) != after_view.get(key))
         failures.append(f"the owner's data changed after the other callers' calls: {changed}")
+    for cleanup in world.cleanups:
+        cleanup()
     return failures
 
 
