@@ -328,6 +328,18 @@ PARAMS: dict[str, Param] = {
 """Path parameters by name; a plan's ``params`` overrides one for its route (``id`` means different things)."""
 
 
+QUERY_PARAMS: dict[str, str] = {
+    "page": "a page number",
+    "page_size": "a page size",
+    "version": "a version of the graph the path names",
+    "for_export": "a flag",
+    "consistency_token": "positions in the event logs (global, carry no user's data)",
+}
+"""Query parameters the matrix knows carry no resource id. A parameter that can name another user's resource
+(``?graph_id=``) does not belong here: put a query with the owner's id in the route's ``Plan.queries``
+(``lambda world: {"graph_id": world.ids["graph_id"][0]}``) and list it in ``Plan.id_queries``."""
+
+
 Body = Callable[[World], Any]
 
 
@@ -339,15 +351,17 @@ class Plan:
     or, for routes without the owner's ids, the caller's normal answer.
     ``public`` routes need no credential. ``body`` builds the JSON body (the
     owner's ids go in where a client could put someone else's id).
-    ``queries`` are the query strings to try. ``check`` asserts more on a 2xx
+    ``queries`` are the query strings to try (a callable puts the owner's ids in one). ``check`` asserts more on a 2xx
     answer (a listing holds only the caller's rows ...).
     """
 
     expect: int
     body: Body | None = None
-    queries: tuple[dict[str, str], ...] = ({},)
+    queries: tuple[dict[str, str] | Callable[[World], dict[str, str]], ...] = ({},)
     public: bool = False
     params: dict[str, Param] = field(default_factory=dict)
+    id_queries: frozenset[str] = frozenset()
+    """Query parameters of this route that name resources (its ``queries`` try them with the owner's ids)."""
     check: Callable[[TestClient, dict[str, str], Any, World], None] | None = None
 
 
@@ -537,10 +551,29 @@ def _route_plans(app: FastAPI) -> tuple[list[tuple[str, str, Plan, Any]], list[s
                         f"{method} {path}: path parameter {name!r} unknown; add it to PARAMS "
                         "(Param(kind) for an owner's resource, Param(fixed=...) for a public value) or to the plan"
                     )
+            for name in _query_parameters(route):
+                if name not in QUERY_PARAMS and name not in plan.id_queries:
+                    unknown.append(
+                        f"{method} {path}: query parameter {name!r} unknown; add it to QUERY_PARAMS if it names no "
+                        "resource, else to the Plan's id_queries with a query holding the owner's id in its queries"
+                    )
             if _takes_body(route) and plan.body is None:
                 unknown.append(f"{method} {path}: it takes a body; give its Plan a body (with the owner's ids)")
             plans.append((method, path, plan, route))
     return plans, unknown
+
+
+def _query_parameters(route: Route) -> set[str]:
+    """Names of every query parameter of the route, its dependencies' included."""
+    if not isinstance(route, APIRoute):
+        return set()
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names |= {param.alias for param in dependant.query_params}
+        pending.extend(dependant.dependencies)
+    return names
 
 
 def _takes_body(route: Route) -> bool:
@@ -563,9 +596,11 @@ def _cases(method: str, template: str, plan: Plan, world: World) -> Iterable[Cas
         body = plan.body(world) if plan.body else None
         sent = {value for value, is_owners in combo if is_owners}
         sent |= {m for m in _all_secrets(world) if body is not None and m in json.dumps(body)}
-        for query in plan.queries:
+        for given in plan.queries:
+            query = given(world) if callable(given) else given
+            in_query = {m for m in _all_secrets(world) if m in urlencode(query)}
             url = path + ("?" + urlencode(query) if query else "")
-            yield Case(method, template, url, body, foreign, frozenset(sent))
+            yield Case(method, template, url, body, foreign or bool(in_query), frozenset(sent | in_query))
 
 
 def _all_secrets(world: World) -> set[str]:

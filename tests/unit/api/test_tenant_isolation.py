@@ -67,18 +67,21 @@ def test_a_route_the_matrix_does_not_know_fails_it(
     assert any("GET /api/executions: add a Plan to ROUTES" in line for line in failures), failures
 
 
-def test_an_unclassified_path_parameter_or_body_fails_it(
+def test_an_unclassified_parameter_or_body_fails_it(
     platform: tuple[FastAPI, TestClient, Container], slow: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, client, container = platform
     params = dict(isolation_matrix.PARAMS)
     del params["execution_id"]
     plans = {**isolation_matrix.ROUTES, ("PUT", "/api/graphs/{graph_id}"): Plan(404)}
+    queries = {name: why for name, why in isolation_matrix.QUERY_PARAMS.items() if name != "page_size"}
+    monkeypatch.setattr(isolation_matrix, "QUERY_PARAMS", queries)
     monkeypatch.setattr(isolation_matrix, "PARAMS", params)
     monkeypatch.setattr(isolation_matrix, "ROUTES", plans)
     failures = "\n".join(run_matrix(app, client, container, slow))
     assert "path parameter 'execution_id' unknown" in failures
     assert "PUT /api/graphs/{graph_id}: it takes a body" in failures
+    assert "GET /api/executions: query parameter 'page_size' unknown" in failures
 
 
 def test_an_unknown_websocket_route_fails_it(platform: tuple[FastAPI, TestClient, Container], slow: str) -> None:
