@@ -57,6 +57,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
 
 from api.auth import mint_token
 from api.composition import Container
@@ -480,16 +481,54 @@ ROUTES: dict[tuple[str, str], Plan] = {
 }
 """Every HTTP route of the app by (method, path template). A route missing here fails the matrix."""
 
-WebSocketCheck = Callable[[TestClient, World, OtherCaller], None]
+WebSocketCheck = Callable[[TestClient, World, OtherCaller, set[str]], None]
 
-WEBSOCKET_ROUTES: dict[str, WebSocketCheck] = {}
+
+def no_frames_of_the_owner(client: TestClient, world: World, caller: OtherCaller, secrets: set[str]) -> None:
+    """AutoGPT's ``/ws`` (WEBSOCKET.md, v2): the caller subscribes to the owner's runs and graphs, gets nothing of them.
+
+    A caller without a JWT (an API key) is refused before the socket opens
+    (close 4001, no token). Otherwise it subscribes to each of the owner's
+    runs (``subscribe_graph_execution``) and graphs
+    (``subscribe_graph_executions``); the owner then runs its graph to the
+    end; a heartbeat's pong marks the end of what the socket was sent. No
+    frame before it may hold any of the owner's secrets except the ids the
+    caller sent, and none may be an event. (Written before ``/ws`` existed:
+    if its subscribe grows a resume position, subscribe from 0 here too.)
+    """
+    bearer = caller.headers.get("Authorization", "")
+    if not bearer.startswith("Bearer "):
+        try:
+            with client.websocket_connect("/ws") as socket:
+                socket.receive_json()
+        except WebSocketDisconnect as closed:
+            assert closed.code == 4001, f"a socket without a token closed with {closed.code}"
+            return
+        raise AssertionError("a socket without a token was accepted")
+    sent: set[str] = set()
+    with client.websocket_connect(f"/ws?token={bearer.removeprefix('Bearer ')}") as socket:
+        for run_id in world.ids["execution_id"]:
+            socket.send_json({"method": "subscribe_graph_execution", "data": {"graph_exec_id": run_id}})
+            sent.add(run_id)
+        for graph_id in world.ids["graph_id"]:
+            socket.send_json({"method": "subscribe_graph_executions", "data": {"graph_id": graph_id}})
+            sent.add(graph_id)
+        graph_id = world.ids["graph_id"][0]
+        inputs = {"inputs": {world.extra["input_name"]: world.marker("ws-input")}}
+        run = ok(client.post(f"/api/graphs/{graph_id}/execute/1", json=inputs, headers=world.owner_headers))
+        wait_for_run(client, world.owner_headers, graph_id, run["id"])
+        time.sleep(0.3)  # events of the run are pushed as they are committed: let the last ones arrive
+        socket.send_json({"method": "heartbeat", "data": "ping", "success": True})
+        while (frame := socket.receive_json())["method"] != "heartbeat":
+            assert frame["method"] not in ("graph_execution_event", "node_execution_event"), frame
+            leaked = {secret for secret in secrets | world.markers if secret in json.dumps(frame)} - sent
+            assert not leaked, f"a frame holds the owner's data {sorted(leaked)[:5]}: {frame}"
+
+
+WEBSOCKET_ROUTES: dict[str, WebSocketCheck] = {"/ws": no_frames_of_the_owner}
 """Every WebSocket route of the app by path, with its isolation check. A route missing here fails the matrix.
 
-For AutoGPT's ``/ws`` the check connects as the caller (``?token=`` from its
-headers), subscribes to each of ``world.ids["execution_id"]`` (and to the
-owner's graph executions), has the owner start a run, and asserts that no
-frame it receives holds any of ``world.markers`` (the subscribe answers an
-error, or success with nothing ever delivered, as AutoGPT does).
+``/ws`` is AutoGPT's protocol; its check runs once the app has that route.
 """
 
 
@@ -712,16 +751,18 @@ def run_matrix(app: FastAPI, client: TestClient, container: Container, slow_url:
             failures.append(f"{caller.name}: calls on the owner's ids wrote events ({heads} -> {_heads(container)})")
         for case in (c for c in cases if not c.foreign):
             failures += _check_case(client, caller, case, by_template[(case.method, case.template)], world, secrets)
-    for caller in callers:
-        for name, check in WEBSOCKET_ROUTES.items():
-            try:
-                check(client, world, caller)
-            except AssertionError as exc:
-                failures.append(f"{caller.name} WebSocket {name}: {exc}")
     after_view = owner_view(client, container, world)
     if after_view != before:
         changed = sorted(key for key in set(before) | set(after_view) if before.get(key) != after_view.get(key))
         failures.append(f"the owner's data changed after the other callers' calls: {changed}")
+    # last: the WebSocket checks have the owner start runs
+    sockets = {path for path, route in app_routes(app) if isinstance(route, (APIWebSocketRoute, WebSocketRoute))}
+    for caller in callers:
+        for name in sorted(sockets):
+            try:
+                WEBSOCKET_ROUTES[name](client, world, caller, secrets)
+            except AssertionError as exc:
+                failures.append(f"{caller.name} WebSocket {name}: {exc}")
     for cleanup in world.cleanups:
         cleanup()
     return failures

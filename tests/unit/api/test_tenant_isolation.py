@@ -7,11 +7,11 @@ and how to add a route or an identity.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
 
 from adapters.settings import Settings
@@ -160,3 +160,44 @@ def test_the_matrix_catches_a_stop_that_forgets_the_owner(
     failures = "\n".join(run_matrix(app, client, container, slow))
     assert "calls on the owner's ids wrote events" in failures
     assert "the owner's data changed" in failures
+
+
+def _autogpt_socket(leaky: bool) -> Callable[..., Awaitable[None]]:
+    """A small AutoGPT-style ``/ws`` (acks, heartbeat); a leaky one pushes an event for any run subscribed to."""
+
+    async def socket(websocket: WebSocket, token: str | None = None) -> None:
+        if token is None:
+            await websocket.close(code=4001, reason="Missing authentication token")
+            return
+        await websocket.accept()
+        while True:
+            try:
+                message = await websocket.receive_json()
+            except WebSocketDisconnect:
+                return
+            envelope = {"data": None, "success": True, "channel": None, "error": None}
+            if message["method"] == "heartbeat":
+                await websocket.send_json({"method": "heartbeat", "data": "pong", "success": True})
+                continue
+            await websocket.send_json({**envelope, "method": message["method"]})
+            if leaky and message["method"] == "subscribe_graph_execution":
+                event = {"event_type": "graph_execution_update", "id": message["data"]["graph_exec_id"]}
+                await websocket.send_json({**envelope, "method": "graph_execution_event", "data": event})
+
+    return socket
+
+
+@pytest.mark.parametrize("leaky", [False, True])
+def test_the_websocket_check_catches_frames_of_anothers_runs(
+    platform: tuple[FastAPI, TestClient, Container], slow: str, leaky: bool
+) -> None:
+    app, client, container = platform
+    app.add_api_websocket_route("/ws", _autogpt_socket(leaky))
+    try:
+        failures = run_matrix(app, client, container, slow)
+    finally:
+        app.router.routes[:] = [route for route in app.router.routes if getattr(route, "path", None) != "/ws"]
+    if leaky:
+        assert any("WebSocket /ws" in line and "graph_execution_event" in line for line in failures), failures
+    else:
+        assert not failures, "\n".join(failures)
