@@ -52,7 +52,7 @@ VERIFIED_CACHE_SIZE = 10_000
 class ApiKeyCaller:
     """The caller of an external-API route: a key, its owner and its permissions."""
 
-    key_id: str
+    api_key_id: str
     user_id: str
     permissions: frozenset[str]
 
@@ -138,9 +138,10 @@ async def get_api_key_caller(
     key = await asyncio.to_thread(authenticator.authenticate, api_key)
     if key is None:
         raise _unauthorized("Invalid API key")
-    record_actor(request, user_id=key.user_id, api_key_id=str(key.id))
+    caller = ApiKeyCaller(api_key_id=str(key.id), user_id=key.user_id, permissions=frozenset(key.permissions))
+    record_actor(request, user_id=caller.user_id, api_key_id=caller.api_key_id)
     authenticator.note_use(key.id)
-    return ApiKeyCaller(key_id=str(key.id), user_id=key.user_id, permissions=frozenset(key.permissions))
+    return caller
 
 
 def require_permission(permission: APIKeyPermission) -> object:

@@ -19,7 +19,9 @@ from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Recording
 
+from application import command_metadata
 from application.results import ApiKeyWritten, position_of
 from domain.api_key import ApiKey, APIKeyPermission
 from domain.api_key_secret import looks_like_key, matches, new_raw_key, stored_secret
@@ -68,12 +70,16 @@ class AccountsApplication(Application[UUID]):
         return self._written(key, self.save(key))
 
     def record_api_key_uses(self, uses: Mapping[UUID, str]) -> None:
-        """Record the latest use of each key (one event per key at most); gone keys are skipped."""
+        """Record the latest use of each key (one event per key at most); gone keys are skipped.
+
+        Each ``Used`` event names its key as the actor (the flush runs outside any request).
+        """
         for key_id, used_at in uses.items():
             key = self._load(key_id)
             if key is not None:
                 key.record_use(used_at)
-                self.save(key)
+                with command_metadata.acting(user_id=key.user_id, api_key_id=str(key_id)):
+                    self.save(key)
 
     # -- the external API's authentication -------------------------------
 
@@ -108,7 +114,7 @@ class AccountsApplication(Application[UUID]):
         return key
 
     @staticmethod
-    def _written(key: ApiKey, recordings: list) -> ApiKeyWritten:  # type: ignore[type-arg]
+    def _written(key: ApiKey, recordings: list[Recording[UUID]]) -> ApiKeyWritten:
         return ApiKeyWritten(
             key.id,
             position_of(recordings),

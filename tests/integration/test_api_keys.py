@@ -74,9 +74,7 @@ def key_headers(raw: str) -> dict[str, str]:
 def wait_for_run(client: TestClient, graph_id: str, run_id: str, raw: str) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while True:
-        answer = client.get(
-            f"/external-api/v1/graphs/{graph_id}/executions/{run_id}/results", headers=key_headers(raw)
-        )
+        answer = client.get(f"/external-api/v1/graphs/{graph_id}/executions/{run_id}/results", headers=key_headers(raw))
         if answer.status_code == 200 and answer.json()["status"] in ("COMPLETED", "FAILED", "TERMINATED"):
             body: dict[str, Any] = answer.json()
             return body
@@ -257,7 +255,7 @@ def _all_postgres_bytes(dsn: str) -> bytes:
             "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
         ).fetchall()
         for schema, table in tables:
-            for (row,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t').fetchall():  # noqa: S608
+            for (row,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t').fetchall():
                 chunks.append(row.encode())
             # event states are bytea: their text form is hex, so search the raw bytes too
             cols = conn.execute(
@@ -266,7 +264,7 @@ def _all_postgres_bytes(dsn: str) -> bytes:
                 (schema, table),
             ).fetchall()
             for (col,) in cols:
-                for (value,) in conn.execute(f'SELECT "{col}" FROM "{schema}"."{table}"').fetchall():  # noqa: S608
+                for (value,) in conn.execute(f'SELECT "{col}" FROM "{schema}"."{table}"').fetchall():
                     chunks.append(bytes(value or b""))
     return b"\n".join(chunks)
 
@@ -298,7 +296,7 @@ def test_the_raw_key_is_nowhere_but_in_the_create_answer(
         stored = b"".join(path.read_bytes() for path in Path(container.settings.data_dir).rglob("*") if path.is_file())
     else:
         stored = _all_postgres_bytes(dsn)
-    assert b"api_keys" in stored or dsn is None or stored  # something was searched
+    assert raw[:8].encode() in stored and raw[-8:].encode() in stored  # the search does see what is stored
     assert needle not in stored and tail_free not in stored
     for answer in answers:
         assert raw not in answer and raw[8:-8] not in answer
