@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
 
 from api.auth import User, record_actor
 from api.composition import Container
@@ -125,15 +126,17 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=status.HTTP_401_UNAUTHORIZED, detail=message)
 
 
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="An API key (agpt_...)")
+
+
 async def get_api_key_caller(
-    request: Request,
-    api_key: Annotated[
-        str | None, Header(alias=API_KEY_HEADER, description="An API key (agpt_...)", max_length=MAX_KEY_LENGTH)
-    ] = None,
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
 ) -> ApiKeyCaller:
     """The caller, from ``X-API-Key``; 401 when it is missing, unknown, suspended or revoked."""
     if not api_key:
         raise _unauthorized("No API key in request")
+    if len(api_key) > MAX_KEY_LENGTH:  # refused before any lookup or hashing
+        raise _unauthorized("Invalid API key")
     authenticator = authenticator_of(request.app)
     key = await asyncio.to_thread(authenticator.authenticate, api_key)
     if key is None:
