@@ -301,3 +301,19 @@ def test_the_raw_key_is_nowhere_but_in_the_create_answer(
     for answer in answers:
         assert raw not in answer and raw[8:-8] not in answer
     assert raw not in caplog.text and raw[8:-8] not in caplog.text
+
+
+def test_a_key_revoked_on_another_api_process_is_refused_on_the_next_request(
+    client: TestClient, container: Container
+) -> None:
+    alice = jwt(container, "alice")
+    created = create_key(client, alice, "IDENTITY")
+    raw, key_id = created["plain_text_key"], created["api_key"]["id"]
+    assert client.get("/external-api/v1/me", headers=key_headers(raw)).status_code == 200  # known to this process
+    other = build_container(container.settings)  # a second API process on the same stores
+    try:
+        with TestClient(create_app(other)) as other_client:
+            assert other_client.post(f"/api/api-keys/{key_id}/suspend", headers=alice).status_code == 200
+    finally:
+        other.close()
+    assert client.get("/external-api/v1/me", headers=key_headers(raw)).status_code == 401
