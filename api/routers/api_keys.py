@@ -27,7 +27,7 @@ from domain.not_found import ApiKeyNotFoundError
 from projections.api_keys.queries import PROJECTION as API_KEYS_PROJECTION
 from projections.api_keys.queries import APIKeyInfo, api_key_info
 
-commands = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=responses(401, 404, 409, 413, 422, 503))
+commands = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=responses(400, 401, 404, 409, 413, 422, 503))
 queries = APIRouter(
     prefix="/api/api-keys",
     tags=["api-keys"],
