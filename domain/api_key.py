@@ -139,7 +139,7 @@ class ApiKey(Aggregate):
         self.revoked_at = revoked_at
 
     def suspend(self) -> None:
-        """Stop the key until ... (AutoGPT offers no way back; neither do we yet)."""
+        """Stop the key from working (AutoGPT has no unsuspend; neither have we)."""
         self._ensure_not_revoked()
         if self.status != APIKeyStatus.SUSPENDED:
             self._suspended()
