@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
     consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")
     http_allow_private_networks: bool = Field(default=False, alias="AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS")
+    api_key_last_used_flush_seconds: float = Field(
+        default=60.0, ge=0, alias="AGENTGRAPH_API_KEY_LAST_USED_FLUSH_SECONDS"
+    )  # last_used_at of API keys is recorded at most this often per key (application.api_key_usage)
 
     @property
     def embedded(self) -> bool:

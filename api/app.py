@@ -11,12 +11,13 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from adapters.settings import Settings
+from api.api_key_auth import close_authenticator
 from api.bootstrap import build_for, build_pipeline_metrics, run_services
 from api.composition import Container
 from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from api.routers import admin, blocks, executions, graphs, health
+from api.routers import admin, api_keys, blocks, executions, external, graphs, health
 
 
 def create_app(
@@ -47,6 +48,7 @@ def create_app(
                 if metrics is not None:
                     app.state.pipeline_metrics = metrics  # now with the counters of its services
                 yield
+                close_authenticator(app)  # records the API keys' last uses not yet recorded
         finally:
             if owned:
                 the_container.close()
@@ -68,6 +70,10 @@ def create_app(
     app.include_router(executions.commands)
     app.include_router(executions.queries)
     app.include_router(admin.router)
+    app.include_router(api_keys.commands)
+    app.include_router(api_keys.queries)
+    app.include_router(external.commands)
+    app.include_router(external.queries)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)
 

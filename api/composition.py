@@ -27,6 +27,7 @@ from adapters.persistence import event_store_env
 from adapters.pipeline_metrics import PipelineMetrics
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.settings import Settings
+from application.accounts import AccountsApplication
 from application.agent_block import AgentExecutorBlock
 from application.block_runner import BlockRunner
 from application.contexts import LATER_CONTEXTS
@@ -34,6 +35,7 @@ from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
+from projections.api_keys.queries import ApiKeyQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
@@ -110,6 +112,18 @@ class Container:
     def executions(self) -> ExecutionsApplication:
         """The executions context."""
         return _built(self._executions, Part.STORES)
+
+    @property
+    def accounts(self) -> AccountsApplication:
+        """The accounts context (API keys); built with every context's log."""
+        app = _built(self._later_contexts, Part.LOGS)["accounts"]
+        assert isinstance(app, AccountsApplication)
+        return app
+
+    @property
+    def api_key_queries(self) -> ApiKeyQueries:
+        """The API keys query side (read models only)."""
+        return ApiKeyQueries(self.read_store)
 
     @property
     def read_store(self) -> ReadStore:
@@ -192,9 +206,13 @@ def build_container(
             )
             executions = ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables))
         if Part.LOGS in wanted:
-            # nothing writes to these yet: one pooled connection each is plenty
+            # only accounts is written to (API keys, checked on every external-API request)
             later = {
-                context: app_class(event_store_env(settings, context, create_table=create_tables, pool_size=1))
+                context: app_class(
+                    event_store_env(
+                        settings, context, create_table=create_tables, pool_size=None if context == "accounts" else 1
+                    )
+                )
                 for context, app_class in LATER_CONTEXTS.items()
             }
         if Part.READ_STORE in wanted:
