@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
     consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")
     http_allow_private_networks: bool = Field(default=False, alias="AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS")
+    # Redis: rate limits shared by every API process (and pub/sub later); unset means in-process limits
+    redis_url: str | None = Field(default=None, alias="AGENTGRAPH_REDIS_URL")
+    redis_key_prefix: str = Field(default="agentgraph:", alias="AGENTGRAPH_REDIS_KEY_PREFIX")
+    rate_limit_per_minute: int = Field(default=60, ge=0, alias="AGENTGRAPH_RATE_LIMIT_PER_MINUTE")
+    # path prefix -> requests per minute (0: unlimited), e.g. {"/api/graphs": 120}; the longest prefix wins
+    rate_limits: dict[str, int] = Field(default_factory=dict, alias="AGENTGRAPH_RATE_LIMITS")
+    ready_timeout_seconds: float = Field(default=2.0, gt=0, alias="AGENTGRAPH_READY_TIMEOUT_SECONDS")
 
     @property
     def embedded(self) -> bool:
