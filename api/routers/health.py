@@ -45,9 +45,10 @@ def health(container: ContainerDep) -> Health:
 @router.get(
     "/ready",
     summary="Can the API serve: are its databases, Redis and Kafka answering",
+    response_model=Ready,
     responses={503: {"model": NotReady, "description": "A backend did not answer; the body names which"}},
 )
-async def ready(request: Request, container: ContainerDep) -> Ready | JSONResponse:
+async def ready(request: Request, container: ContainerDep) -> Response:
     """200 with every check ``"ok"``; 503 naming what failed (see ``api.readiness``)."""
     checks = await run_checks(request.app.state.readiness_checks, container.settings.ready_timeout_seconds)
     failed = sorted(name for name, result in checks.items() if result != "ok")
@@ -55,7 +56,7 @@ async def ready(request: Request, container: ContainerDep) -> Ready | JSONRespon
         return JSONResponse(
             error_body(503, f"Not ready: {', '.join(failed)} failed", "not_ready", checks=checks), status_code=503
         )
-    return Ready(status="ready", checks=checks)
+    return JSONResponse(Ready(status="ready", checks=checks).model_dump())
 
 
 @router.get(
