@@ -99,9 +99,7 @@ def test_headers_and_429_under_a_burst(make_client: Client, redis_url: str, redi
     assert redis.Redis.from_url(redis_url).zcard(keys[0]) == 5
 
 
-def test_users_keys_and_addresses_are_counted_apart(
-    make_client: Client, redis_url: str, redis_key_prefix: str
-) -> None:
+def test_users_keys_and_addresses_are_counted_apart(make_client: Client, redis_url: str, redis_key_prefix: str) -> None:
     client = make_client(3, redis_url=redis_url, prefix=redis_key_prefix)
     _assert_burst_limited(client, 3, _bearer(client, "alice"))
     assert client.get(LIMITED, headers=_bearer(client, "bob")).headers["X-RateLimit-Remaining"] == "2"
@@ -113,7 +111,7 @@ def test_users_keys_and_addresses_are_counted_apart(
     other_address = make_client(3, redis_url=redis_url, prefix=redis_key_prefix, client=("10.1.2.3", 4000))
     assert other_address.get(LIMITED).headers["X-RateLimit-Remaining"] == "2"
     # nothing secret in Redis: the API key and the user ids appear only hashed
-    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys(redis_key_prefix + "*")]
+    keys = redis.Redis.from_url(redis_url, decode_responses=True).keys(redis_key_prefix + "*")
     assert len(keys) == 6
     assert not any(raw_key in key or "alice" in key or "bob" in key for key in keys)
 

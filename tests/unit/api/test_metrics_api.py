@@ -48,7 +48,11 @@ def test_metrics_after_a_run(running_client: TestClient, auth: AuthHeaders) -> N
     assert _value(samples, "http_request_duration_seconds_count", method="POST", endpoint="/api/graphs") == 1
     assert _value(samples, "rate_limit_fail_open_total") == 0
     assert ("websocket_connections", frozenset()) in samples
-    heads = {dict(labels)["context"]: v for (name, labels), v in samples.items() if name == "agentgraph_event_store_head"}
+    heads = {
+        dict(labels)["context"]: value
+        for (name, labels), value in samples.items()
+        if name == "agentgraph_event_store_head"
+    }
     assert heads["executions"] > 0 and heads["graphs"] > 0
     assert any(name == "agentgraph_projection_lag_events" for name, _ in samples)
     assert any(name == "agentgraph_dead_letters" for name, _ in samples)
