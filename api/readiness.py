@@ -7,17 +7,25 @@ configured). Kafka is checked by opening a TCP connection to each bootstrap
 server: cheap, and what a consumer needs first; a full metadata round trip
 would cost a client per probe. Each check runs in a thread with
 ``AGENTGRAPH_READY_TIMEOUT_SECONDS``, all at once, so a hung database makes
-the probe answer 503 within that time, never hang.
+the probe answer 503 within that time, never hang. The threads are a small
+pool of the checks' own: a check that outlives its timeout (a database
+client retrying its connection) keeps a probe thread busy, never one the
+rest of the app (``asyncio.to_thread``) needs, and later probes queue
+behind it instead of piling up threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from adapters.event_log import EventLog
 from api.composition import Container, Part
+
+log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[None]]
 
@@ -25,6 +33,14 @@ Check = Callable[[], Awaitable[None]]
 def readiness_checks(container: Container, *, uses_kafka: bool) -> dict[str, Check]:
     """name -> check, for the backends ``container`` (and the roles of its process) use."""
     checks: dict[str, Check] = {}
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="ready-check")
+
+    def _in_thread(check: Callable[[], object]) -> Check:
+        async def run() -> None:
+            await asyncio.get_running_loop().run_in_executor(pool, check)
+
+        return run
+
     if Part.STORES in container.parts:
 
         def event_stores() -> None:
@@ -55,13 +71,6 @@ def readiness_checks(container: Container, *, uses_kafka: bool) -> dict[str, Che
     return checks
 
 
-def _in_thread(check: Callable[[], object]) -> Check:
-    async def run() -> None:
-        await asyncio.to_thread(check)
-
-    return run
-
-
 def _kafka_reachable(bootstrap: str, timeout: float) -> None:
     """Raise unless at least one bootstrap server accepts a TCP connection."""
     errors: list[str] = []
@@ -84,6 +93,8 @@ async def run_checks(checks: dict[str, Check], timeout: float) -> dict[str, str]
         except TimeoutError:
             return f"failed: no answer within {timeout:g} s"
         except Exception as exc:
+            # the exception's type only: its message may name hosts or users; the log has it whole
+            log.warning("readiness check failed: %s: %s", type(exc).__name__, exc)
             return f"failed: {type(exc).__name__}"
         return "ok"
 
