@@ -80,7 +80,7 @@ def proxy(postgres_dsn: str) -> Iterator[TCPProxy]:
         parts = urlsplit(postgres_dsn)
         upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
     else:
-        upstream = (str(params.get("host", "127.0.0.1")), int(params.get("port", 5432)))
+        upstream = (str(params.get("host", "127.0.0.1")), int(str(params.get("port") or 5432)))
     tcp = TCPProxy(upstream)
     yield tcp
     tcp.close()
