@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.json_codec import MAX_JSON_BYTES
@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     # path prefix -> requests per minute (0: unlimited), e.g. {"/api/graphs": 120}; the longest prefix wins
     rate_limits: dict[str, int] = Field(default_factory=dict, alias="AGENTGRAPH_RATE_LIMITS")
     ready_timeout_seconds: float = Field(default=2.0, gt=0, alias="AGENTGRAPH_READY_TIMEOUT_SECONDS")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits_are_paths_and_counts(cls, limits: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in limits.items():
+            if not prefix.startswith("/") or limit < 0:
+                raise ValueError(f"AGENTGRAPH_RATE_LIMITS: {prefix!r}: {limit}: want a path prefix and a count >= 0")
+        return limits
 
     @property
     def embedded(self) -> bool:
