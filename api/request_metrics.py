@@ -3,15 +3,18 @@
 ``endpoint`` is the matched route's template (``/api/graphs/{graph_id}``),
 so the label's values are bounded by the route table whatever clients
 send; requests no route matches are counted under ``<unmatched>``.
-Requests answered before routing (413, 429) are matched against the route
-table here to find their template.
+Requests answered before routing (413, 429) are matched here against the
+templates of the app's OpenAPI document (public, and flat whatever way the
+routers were included) to find theirs.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Any
 
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.prometheus_metrics import PlatformMetrics
@@ -21,16 +24,21 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 """Methods counted by name; any other (clients may send anything) is counted as ``OTHER``."""
 
 
-def route_template(scope: Scope) -> str:
-    """The template of the route that served (or would serve) this request."""
+def route_templates(app: Any) -> list[tuple[re.Pattern[str], str]]:
+    """(regex, template) of every documented route, static templates first."""
+    paths = app.openapi().get("paths", {}) if hasattr(app, "openapi") else {}
+    return [(compile_path(template)[0], template) for template in sorted(paths, key=lambda t: (t.count("{"), t))]
+
+
+def route_template(scope: Scope, templates: list[tuple[re.Pattern[str], str]] | None = None) -> str:
+    """The template of the route that served this request, else of the one that would have."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
         return str(route.path)
-    app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", ()):
-        match, _ = candidate.matches(scope)
-        if match != Match.NONE and hasattr(candidate, "path"):
-            return str(candidate.path)
+    path = str(scope.get("path", ""))
+    for pattern, template in templates or ():
+        if pattern.match(path):
+            return template
     return UNMATCHED
 
 
@@ -40,6 +48,7 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: PlatformMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None  # built at the first unrouted answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +68,9 @@ class RequestMetricsMiddleware:
         finally:
             method = str(scope.get("method", "GET"))
             method = method if method in METHODS else "OTHER"
-            endpoint = route_template(scope)
+            if scope.get("route") is None and self._templates is None:
+                self._templates = route_templates(scope.get("app"))
+            endpoint = route_template(scope, self._templates)
             self.metrics.http_requests.labels(method=method, endpoint=endpoint, status=str(status)).inc()
             self.metrics.http_request_duration.labels(method=method, endpoint=endpoint).observe(
                 time.perf_counter() - started

@@ -97,6 +97,9 @@ def test_headers_and_429_under_a_burst(make_client: Client, redis_url: str, redi
     keys = redis.Redis.from_url(redis_url).keys(redis_key_prefix + "*")
     assert len(keys) == 1
     assert redis.Redis.from_url(redis_url).zcard(keys[0]) == 5
+    # a 429 is answered before routing, yet counted under its route's template
+    metrics = client.get("/metrics").text
+    assert 'http_requests_total{endpoint="/api/blocks",method="GET",status="429"} 1.0' in metrics
 
 
 def test_users_keys_and_addresses_are_counted_apart(make_client: Client, redis_url: str, redis_key_prefix: str) -> None:
