@@ -9,6 +9,11 @@ user's budget. A token that does not verify counts against the address (the
 route then answers 401). It runs as middleware, before routing, so a
 refused request costs no handler, no body parsing and no database work.
 
+An ``X-API-Key`` is counted by the hash of its value, verified or not:
+random values would each get a window of their own, so once API keys are
+verified cheaply (a cache by key hash) the key's id should replace the
+hash here and unknown keys count against the address, like bad tokens.
+
 The client's address is the connection's peer (``scope["client"]``), not a
 client-supplied ``X-Forwarded-For``, which anyone could vary to escape the
 limit; behind a proxy, run uvicorn with ``--proxy-headers
