@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.json_codec import MAX_JSON_BYTES
@@ -47,6 +47,21 @@ class Settings(BaseSettings):
     api_key_last_used_flush_seconds: float = Field(
         default=60.0, ge=0, alias="AGENTGRAPH_API_KEY_LAST_USED_FLUSH_SECONDS"
     )  # last_used_at of API keys is recorded at most this often per key (application.api_key_usage)
+    # Redis: rate limits shared by every API process (and pub/sub later); unset means in-process limits
+    redis_url: str | None = Field(default=None, alias="AGENTGRAPH_REDIS_URL")
+    redis_key_prefix: str = Field(default="agentgraph:", alias="AGENTGRAPH_REDIS_KEY_PREFIX")
+    rate_limit_per_minute: int = Field(default=60, ge=0, alias="AGENTGRAPH_RATE_LIMIT_PER_MINUTE")
+    # path prefix -> requests per minute (0: unlimited), e.g. {"/api/graphs": 120}; the longest prefix wins
+    rate_limits: dict[str, int] = Field(default_factory=dict, alias="AGENTGRAPH_RATE_LIMITS")
+    ready_timeout_seconds: float = Field(default=2.0, gt=0, alias="AGENTGRAPH_READY_TIMEOUT_SECONDS")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits_are_paths_and_counts(cls, limits: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in limits.items():
+            if not prefix.startswith("/") or limit < 0:
+                raise ValueError(f"AGENTGRAPH_RATE_LIMITS: {prefix!r}: {limit}: want a path prefix and a count >= 0")
+        return limits
 
     @property
     def embedded(self) -> bool:
