@@ -26,6 +26,13 @@ before anything is stored):
 
 Events written before the tagging (plain JSON plus the ISO ``timestamp``)
 read back exactly as they did: they hold no tags.
+
+Who caused an event (``application.command_metadata``: user id, API key id,
+request id, whichever are set while the command runs) is written under the
+reserved top-level key ``_metadata_`` of the event's JSON, so the domain's
+event classes stay as they are; ``decode`` strips it again (the domain never
+sees it) and the envelope (``projections.envelope``) exposes it as
+``metadata``. Events without it (older ones, the executor's) read as before.
 """
 
 from __future__ import annotations
@@ -42,8 +49,9 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+from application import command_metadata
 from domain.json_codec import MAX_STORED_DEPTH, decode, encode
-from projections.envelope import DATA_KEY, ESCAPED_DICT, TYPE_KEY
+from projections.envelope import DATA_KEY, ESCAPED_DICT, METADATA_KEY, TYPE_KEY
 
 _TAG_MARKER = f'"{TYPE_KEY}"'.encode()
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -83,6 +91,8 @@ class PlainJSONTranscoder(JSONTranscoder):
                     key: value if key == "timestamp" and type(value) is datetime else self._plain(value, key)
                     for key, value in obj.items()
                 }
+                if actor := command_metadata.current().as_dict():
+                    state[METADATA_KEY] = actor
             else:
                 state = self._plain(obj, None)
         except _UnencodableError as exc:
@@ -99,6 +109,7 @@ class PlainJSONTranscoder(JSONTranscoder):
         # most events hold no tag: skip the per-object hook then
         state = decode(data, self._decode_tag) if _TAG_MARKER in data else decode(data)
         if isinstance(state, dict):
+            state.pop(METADATA_KEY, None)
             stamp = state.get("timestamp")
             if isinstance(stamp, str):
                 state["timestamp"] = datetime.fromisoformat(stamp)

@@ -2,7 +2,7 @@
 
 Embedded (no ``AGENTGRAPH_REDIS_URL``), ``InProcessLiveBus`` hands each
 update to the listeners of this process. Distributed, ``RedisLiveBus``
-publishes each update on one Redis pub/sub channel (``AGENTGRAPH_LIVE_CHANNEL``)
+publishes each update on one Redis pub/sub channel (``<AGENTGRAPH_REDIS_KEY_PREFIX>live``)
 that every API process subscribes to and dispatches in memory to its
 sockets (AutoGPT's v2 server pattern-subscribed to every execution channel
 the same way). Pub/sub is fire and forget, as AutoGPT's bus: a publish that

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.json_codec import MAX_JSON_BYTES
@@ -44,13 +44,34 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(default=None, alias="AGENTGRAPH_LLM_API_KEY")
     consistency_wait_seconds: float = Field(default=5.0, ge=0, alias="AGENTGRAPH_CONSISTENCY_WAIT_SECONDS")
     http_allow_private_networks: bool = Field(default=False, alias="AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS")
-    # live updates (/ws and the SSE stream): Redis carries them from the notifier to the API processes
+    api_key_last_used_flush_seconds: float = Field(
+        default=60.0, ge=0, alias="AGENTGRAPH_API_KEY_LAST_USED_FLUSH_SECONDS"
+    )  # last_used_at of API keys is recorded at most this often per key (application.api_key_usage)
+    # Redis: rate limits shared by every API process (and pub/sub later); unset means in-process limits
     redis_url: str | None = Field(default=None, alias="AGENTGRAPH_REDIS_URL")
-    live_channel: str = Field(default="agentgraph:live", min_length=1, alias="AGENTGRAPH_LIVE_CHANNEL")
+    redis_key_prefix: str = Field(default="agentgraph:", alias="AGENTGRAPH_REDIS_KEY_PREFIX")
+    rate_limit_per_minute: int = Field(default=60, ge=0, alias="AGENTGRAPH_RATE_LIMIT_PER_MINUTE")
+    # path prefix -> requests per minute (0: unlimited), e.g. {"/api/graphs": 120}; the longest prefix wins
+    rate_limits: dict[str, int] = Field(default_factory=dict, alias="AGENTGRAPH_RATE_LIMITS")
+    ready_timeout_seconds: float = Field(default=2.0, gt=0, alias="AGENTGRAPH_READY_TIMEOUT_SECONDS")
+    # live updates (/ws and the SSE stream); with Redis they travel on the pub/sub channel <redis_key_prefix>live
     ws_max_subscriptions: int = Field(default=100, ge=1, alias="AGENTGRAPH_WS_MAX_SUBSCRIPTIONS")
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, alias="AGENTGRAPH_WS_MAX_MESSAGE_BYTES")
     ws_queue_size: int = Field(default=1000, ge=1, alias="AGENTGRAPH_WS_QUEUE_SIZE")
     ws_idle_timeout_seconds: float = Field(default=300.0, gt=0, alias="AGENTGRAPH_WS_IDLE_TIMEOUT_SECONDS")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits_are_paths_and_counts(cls, limits: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in limits.items():
+            if not prefix.startswith("/") or limit < 0:
+                raise ValueError(f"AGENTGRAPH_RATE_LIMITS: {prefix!r}: {limit}: want a path prefix and a count >= 0")
+        return limits
+
+    @property
+    def live_channel(self) -> str:
+        """The Redis pub/sub channel of live updates (notifier -> API processes)."""
+        return f"{self.redis_key_prefix}live"
 
     @property
     def embedded(self) -> bool:

@@ -10,14 +10,24 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
+from adapters.jwt_keys import JWTConfig
+from adapters.pipeline_collector import PipelineCollector
+from adapters.prometheus_metrics import PlatformMetrics
+from adapters.rate_limit.in_process import InProcessSlidingWindow
+from adapters.rate_limit.limiter import RateLimiter
+from adapters.rate_limit.redis_window import RedisSlidingWindow
 from adapters.settings import Settings
+from api.api_key_auth import close_authenticator
 from api.bootstrap import build_for, build_pipeline_metrics, run_services
-from api.composition import Container
+from api.composition import Container, Part
 from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
 from api.live_updates import build_hub, run_live_updates
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from api.routers import admin, blocks, executions, graphs, health, live
+from api.rate_limit import RateLimitMiddleware
+from api.readiness import readiness_checks
+from api.request_metrics import RequestMetricsMiddleware
+from api.routers import admin, api_keys, blocks, executions, external, graphs, health, live
 
 
 def create_app(
@@ -48,18 +58,23 @@ def create_app(
     ]
     owned = container is None
     the_container = container or build_for(["api", *workers], Settings())
+    metrics = PlatformMetrics()  # one registry per app: tests building many apps do not collide
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             async with (
-                run_services(the_container, workers) as metrics,
+                run_services(the_container, workers, observer=metrics) as pipeline,
                 run_live_updates(the_container, app.state.live_hub),
             ):
-                if metrics is not None:
-                    app.state.pipeline_metrics = metrics  # now with the counters of its services
+                if pipeline is not None:
+                    app.state.pipeline_metrics = pipeline  # now with the counters of its services
                 yield
+                close_authenticator(app)  # records the API keys' last uses not yet recorded
         finally:
+            if the_container.redis is not None:
+                # its connections belong to this event loop: drop them (they reopen lazily if reused)
+                await the_container.redis.connection_pool.disconnect()
             if owned:
                 the_container.close()
 
@@ -73,6 +88,11 @@ def create_app(
     app.state.container = the_container
     app.state.live_hub = build_hub(the_container)  # its ``connections`` is the websocket_connections gauge
     app.state.pipeline_metrics = build_pipeline_metrics(the_container)  # until the lifespan starts services
+    app.state.metrics = metrics
+    metrics.register(PipelineCollector(lambda: app.state.pipeline_metrics))
+    settings = the_container.settings
+    app.state.readiness_checks = readiness_checks(the_container, uses_kafka=bool(workers))
+    app.state.rate_limiter = rate_limiter(the_container)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(blocks.router)
@@ -82,8 +102,22 @@ def create_app(
     app.include_router(executions.queries)
     app.include_router(admin.router)
     app.include_router(live.router)
+    app.include_router(api_keys.commands)
+    app.include_router(api_keys.queries)
+    app.include_router(external.commands)
+    app.include_router(external.queries)
+    # added first, so innermost: a 429 still gets the security headers and is counted in the metrics
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=app.state.rate_limiter,
+        default_limit=settings.rate_limit_per_minute,
+        limits=settings.rate_limits,
+        jwt=lambda: _jwt_or_none(the_container),
+        on_fail_open=metrics.rate_limit_fail_open.inc,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: sees every answer
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -99,3 +133,14 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def rate_limiter(container: Container) -> RateLimiter:
+    """Redis's sliding window when AGENTGRAPH_REDIS_URL is set (shared by every API process), else in process."""
+    if container.redis is not None:
+        return RedisSlidingWindow(container.redis, container.settings.redis_key_prefix)
+    return InProcessSlidingWindow()
+
+
+def _jwt_or_none(container: Container) -> JWTConfig | None:
+    return container.jwt if Part.JWT in container.parts else None

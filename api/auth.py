@@ -4,6 +4,11 @@
 ``JWT_ALGORITHM``, audience ``authenticated``; the user comes from ``sub``,
 ``email`` and ``role``. Every failure is a 401 with a message saying which;
 a non-admin on an admin route gets 403.
+
+The dependencies are ``async`` on purpose: they record who acts in
+``application.command_metadata`` for the events the request's command
+writes, and a value set in a sync dependency (run in the thread pool, in a
+copy of the request's context) would be lost before the endpoint runs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.jwt_keys import JWTConfig
+from application import command_metadata
 
 AUDIENCE = "authenticated"
 
@@ -95,7 +101,23 @@ def mint_token(
     return jwt.encode(claims, config.verify_key, algorithm=config.algorithm)
 
 
-def get_user(
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_REQUEST_ID_LENGTH = 200
+"""A longer ``X-Request-ID`` is not recorded (it is the client's, and it lands in every event)."""
+
+
+def record_actor(request: Request, **actor: str | None) -> None:
+    """Record who acts in this request (and its ``X-Request-ID``) for the events its command writes.
+
+    Call it from an ``async`` dependency or the endpoint itself (see the module docstring).
+    """
+    request_id = request.headers.get(REQUEST_ID_HEADER)
+    if request_id and len(request_id) <= MAX_REQUEST_ID_LENGTH:
+        actor.setdefault("request_id", request_id)
+    command_metadata.set_current(**actor)
+
+
+async def get_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
@@ -108,6 +130,7 @@ def get_user(
     config: JWTConfig = request.app.state.container.jwt
     claims = decode_token(credentials.credentials, config)
     metadata = claims.get("user_metadata")
+    record_actor(request, user_id=str(claims["sub"]))
     return User(
         user_id=str(claims["sub"]),
         email=claims.get("email"),
@@ -116,7 +139,7 @@ def get_user(
     )
 
 
-def require_admin(user: Annotated[User, Depends(get_user)]) -> User:
+async def require_admin(user: Annotated[User, Depends(get_user)]) -> User:
     """The caller, who must be an admin; 403 otherwise."""
     if not user.is_admin:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Admin access required")

@@ -30,6 +30,7 @@ from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayC
 from adapters.projection_runner import ProjectionRunner
 from adapters.settings import Settings
 from api.composition import CONTEXTS, Container, Part, build_container, check_tables
+from application.execution_observer import ExecutionObserver
 from application.execution_writer import GroupCommitWriter
 from application.executor import Executor, ExecutorConfig
 from domain.blocks.registry import BlockRegistry
@@ -226,7 +227,7 @@ class Role:
 ROLES: dict[str, Role] = {
     role.name: role
     for role in (
-        Role("api", frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS})),
+        Role("api", frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS, Part.REDIS})),
         Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
         Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
         Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS}), service=ExecutorService),
@@ -305,8 +306,12 @@ def build_for(roles: Collection[str], settings: Settings, blocks: BlockRegistry 
 
 
 @asynccontextmanager
-async def run_services(container: Container, roles: Collection[str]) -> AsyncIterator[PipelineMetrics | None]:
+async def run_services(
+    container: Container, roles: Collection[str], observer: ExecutionObserver | None = None
+) -> AsyncIterator[PipelineMetrics | None]:
     """Start the services of ``roles`` in table order; stop them in reverse on exit.
+
+    ``observer`` is told when the executor started here ends runs and nodes (the app's metrics).
 
     Yields the pipeline metrics with the counters of the relay and projector
     started here, when the container can report them (the API's parts).
@@ -318,6 +323,8 @@ async def run_services(container: Container, roles: Collection[str]) -> AsyncIte
                 services[name] = role.service(container)
                 await services[name].start()
         projector, executor = services.get("projector"), services.get("executor")
+        if observer is not None and isinstance(executor, ExecutorService):
+            executor.executor.observer = observer
         if isinstance(projector, ProjectionService) and projector.runner and isinstance(executor, ExecutorService):
             # both in this process: a long run waits while the read models fall behind (Executor.read_lag)
             executor.executor.read_lag = functools.partial(projector.runner.lag, "executions")

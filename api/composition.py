@@ -15,6 +15,7 @@ from collections.abc import Collection
 from typing import Annotated, TypeVar
 from uuid import UUID
 
+import redis.asyncio as aioredis
 from eventsourcing.application import Application
 from fastapi import Depends, Request
 
@@ -26,7 +27,9 @@ from adapters.jwt_keys import JWTConfig, load_jwt_config
 from adapters.persistence import event_store_env
 from adapters.pipeline_metrics import PipelineMetrics
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
+from adapters.redis_client import redis_client
 from adapters.settings import Settings
+from application.accounts import AccountsApplication
 from application.agent_block import AgentExecutorBlock
 from application.block_runner import BlockRunner
 from application.contexts import LATER_CONTEXTS
@@ -34,6 +37,7 @@ from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
+from projections.api_keys.queries import ApiKeyQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
@@ -50,6 +54,7 @@ class Part(enum.Enum):
     READ_STORE = "the read-model store"
     JWT = "the JWT verification key"
     BLOCK_WORKERS = "the worker processes that run CPU-bound blocks (started with the first such block)"
+    REDIS = "the Redis client (only when AGENTGRAPH_REDIS_URL is set; embedded mode has none)"
 
 
 EVERY_PART = frozenset(Part)
@@ -79,6 +84,7 @@ class Container:
         read_store: ReadStore | None = None,
         jwt: JWTConfig | None = None,
         block_workers: BlockWorkerPool | None = None,
+        redis: aioredis.Redis | None = None,
     ) -> None:
         self.settings = settings
         self.blocks = blocks
@@ -88,6 +94,7 @@ class Container:
         self._read_store = read_store
         self._jwt = jwt
         self._block_workers = block_workers
+        self._redis = redis
 
     @property
     def parts(self) -> frozenset[Part]:
@@ -98,6 +105,7 @@ class Container:
             Part.READ_STORE: self._read_store is not None,
             Part.JWT: self._jwt is not None,
             Part.BLOCK_WORKERS: self._block_workers is not None,
+            Part.REDIS: self._redis is not None,
         }
         return frozenset(part for part, present in built.items() if present)
 
@@ -110,6 +118,18 @@ class Container:
     def executions(self) -> ExecutionsApplication:
         """The executions context."""
         return _built(self._executions, Part.STORES)
+
+    @property
+    def accounts(self) -> AccountsApplication:
+        """The accounts context (API keys); built with every context's log."""
+        app = _built(self._later_contexts, Part.LOGS)["accounts"]
+        assert isinstance(app, AccountsApplication)
+        return app
+
+    @property
+    def api_key_queries(self) -> ApiKeyQueries:
+        """The API keys query side (read models only)."""
+        return ApiKeyQueries(self.read_store)
 
     @property
     def read_store(self) -> ReadStore:
@@ -125,6 +145,15 @@ class Container:
     def block_runner(self) -> BlockRunner:
         """Where blocks run: CPU-bound ones in worker processes a timeout can kill."""
         return _built(self._block_workers, Part.BLOCK_WORKERS)
+
+    @property
+    def redis(self) -> aioredis.Redis | None:
+        """The process's one Redis client (``adapters.redis_client``); None without AGENTGRAPH_REDIS_URL.
+
+        None is a deployment choice, not a wiring bug: embedded mode keeps
+        rate limits (and later pub/sub) in process.
+        """
+        return self._redis
 
     @property
     def graph_queries(self) -> GraphQueries:
@@ -192,9 +221,13 @@ def build_container(
             )
             executions = ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables))
         if Part.LOGS in wanted:
-            # nothing writes to these yet: one pooled connection each is plenty
+            # only accounts is written to (API keys, checked on every external-API request)
             later = {
-                context: app_class(event_store_env(settings, context, create_table=create_tables, pool_size=1))
+                context: app_class(
+                    event_store_env(
+                        settings, context, create_table=create_tables, pool_size=None if context == "accounts" else 1
+                    )
+                )
                 for context, app_class in LATER_CONTEXTS.items()
             }
         if Part.READ_STORE in wanted:
@@ -211,6 +244,8 @@ def build_container(
         read_store=read_store,
         jwt=jwt,
         block_workers=BlockWorkerPool(settings.block_workers) if Part.BLOCK_WORKERS in wanted else None,
+        # connects lazily: building it opens nothing, so a Redis outage never stops a process starting
+        redis=redis_client(settings.redis_url) if Part.REDIS in wanted and settings.redis_url else None,
     )
 
 

@@ -135,3 +135,4 @@ def consistent(projection: str, contexts: frozenset[str]) -> Callable[..., None]
 
 GraphsConsistent = Depends(consistent("graphs", frozenset({"graphs"})))
 RunsConsistent = Depends(consistent("executions", frozenset({"executions"})))
+ApiKeysConsistent = Depends(consistent("api_keys", frozenset({"accounts"})))

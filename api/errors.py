@@ -27,10 +27,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.store_busy import MAYBE_BUSY, RETRY_AFTER_SECONDS, is_store_busy
 from application.graphs import GraphChangeConflictError
+from domain.api_key import ApiKeyRevokedError
 from domain.blocks.base import BlockError, BlockInputError
 from domain.graph_validation import GraphValidationError
 from domain.json_codec import JSONLimitError
-from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
+from domain.not_found import ApiKeyNotFoundError, ExecutionNotFoundError, GraphNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExecutionNotFoundError)
     async def execution_not_found(_: Request, exc: ExecutionNotFoundError) -> JSONResponse:
         return JSONResponse(error_body(404, str(exc), "execution_not_found"), status_code=404)
+
+    @app.exception_handler(ApiKeyNotFoundError)
+    async def api_key_not_found(_: Request, exc: ApiKeyNotFoundError) -> JSONResponse:
+        return JSONResponse(error_body(404, str(exc), "api_key_not_found"), status_code=404)
+
+    @app.exception_handler(ApiKeyRevokedError)
+    async def api_key_revoked(_: Request, exc: ApiKeyRevokedError) -> JSONResponse:
+        return JSONResponse(error_body(409, str(exc), "api_key_revoked"), status_code=409)
 
     @app.exception_handler(BlockError)
     async def block_failed(_: Request, exc: BlockError) -> JSONResponse:

@@ -34,7 +34,7 @@ class CommandMetadata:
         return {name: value for name, value in asdict(self).items() if value is not None}
 
 
-_CURRENT: ContextVar[CommandMetadata] = ContextVar("command_metadata", default=CommandMetadata())
+_CURRENT: ContextVar[CommandMetadata] = ContextVar("command_metadata", default=CommandMetadata())  # noqa: B039 - frozen: immutable
 
 
 def current() -> CommandMetadata:

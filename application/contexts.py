@@ -1,4 +1,4 @@
-"""The bounded contexts whose aggregates arrive with later issues: accounts, store, schedules.
+"""The bounded contexts beyond graphs and executions: accounts (API keys so far), store, schedules.
 
 Each already is an eventsourcing Application of its own, with its own events
 table (``accounts_events`` ... in PostgreSQL, ``accounts.sqlite3`` ...
@@ -16,11 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-
-class AccountsApplication(Application[UUID]):
-    """Users' credit accounts (balances, top-ups, charges for runs)."""
-
-    name = "accounts"
+from application.accounts import AccountsApplication
 
 
 class StoreApplication(Application[UUID]):

@@ -70,6 +70,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from application.block_runner import BlockRunner, InlineBlockRunner
+from application.execution_observer import ExecutionObserver, NoObserver
 from application.execution_writer import GroupCommitWriter
 from application.executions import ExecutionsApplication, check_inputs
 from domain.blocks.base import Block, BlockError, BlockType, RunContext
@@ -178,6 +179,8 @@ class Executor:
         # names the process in the run's Started/Resumed events: which worker ran (or took over) a run
         self.executor_id = executor_id or f"executor-{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
         self.writer = writer  # the commit strategy (group commit, or one event per transaction as a baseline)
+        self.observer: ExecutionObserver = NoObserver()
+        """Told when runs and nodes end (the composition root sets the metrics' observer)."""
         self.read_lag: Callable[[], int] | None = None
         """Events stored but not yet in the read models, where this process can tell (a projector runs here).
 
@@ -428,6 +431,7 @@ class Executor:
         execution.request_stop(requested_by=run.stop_by or "unknown")
         execution.terminate(_graph_stats(execution))
         self.writer.mark(execution)
+        self._observe_end(execution)
         await self.writer.flush()
 
     async def _fail(self, run: _Run, error: str) -> None:
@@ -435,6 +439,7 @@ class Executor:
         await self._stop_children(run)
         run.execution.fail(error, _graph_stats(run.execution))
         self.writer.mark(run.execution)
+        self._observe_end(run.execution)
         await self.writer.flush()
 
     async def _stop_children(self, run: _Run) -> None:
@@ -453,6 +458,12 @@ class Executor:
         execution = run.execution
         execution.complete(_graph_stats(execution))
         self.writer.mark(execution)
+        self._observe_end(execution)
+
+    def _observe_end(self, execution: GraphExecution) -> None:
+        started, ended = execution.started_at, execution.ended_at
+        duration = (ended - started).total_seconds() if started and ended else None
+        self.observer.run_ended(execution.status.value, duration)
 
     def _release(self, run: _Run) -> None:
         self.runs.pop(run.id, None)
@@ -575,8 +586,10 @@ class Executor:
             error = recordable_text(error)  # whatever a block raised, its failure is recorded
             self._emit(run, node, "error", error)
             execution.fail_node(node_exec_id, error, stats)
+            self.observer.node_ended(S.FAILED.value)
         else:
             execution.complete_node(node_exec_id, stats)
+            self.observer.node_ended(S.COMPLETED.value)
         self.writer.mark(execution)
 
     async def _wait_for_read_side(self) -> None:

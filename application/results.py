@@ -60,3 +60,19 @@ class RunRequested(Written):
     graph_version: int
     inputs: dict[str, Any]
     credentials_inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApiKeyWritten(Written):
+    """An API key as a command left it (never its raw form)."""
+
+    user_id: str
+    name: str
+    description: str | None
+    head: str
+    tail: str
+    status: str
+    permissions: list[str]
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None

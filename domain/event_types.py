@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from eventsourcing.domain import Aggregate
 
+from domain.api_key import ApiKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 
@@ -49,6 +50,7 @@ def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:
 CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
+    "accounts": (ApiKey,),
 }
 """The aggregates whose events each context's log holds."""
 

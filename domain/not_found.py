@@ -19,3 +19,7 @@ class GraphNotFoundError(NotFoundError):
 
 class ExecutionNotFoundError(NotFoundError):
     """No such execution for this user."""
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    """No such API key for this user: unknown or someone else's."""

@@ -25,6 +25,9 @@ _STOP_REQUESTED = type_name(ExecutionStopRequest.Requested)
 TYPE_KEY = "_type_"
 DATA_KEY = "_data_"
 ESCAPED_DICT = "dict"
+METADATA_KEY = "_metadata_"
+"""The reserved top-level key of a stored event's JSON holding who acted (``application.command_metadata``):
+``{"user_id", "api_key_id", "request_id"}``, each only when known; events stored before it have none."""
 """The stored form of a value that is not plain JSON: ``{"_type_": name, "_data_": ...}`` (``adapters.event_transcoder``
 writes it; ``ESCAPED_DICT`` tags a user's dict that itself looks like a tag)."""
 
@@ -61,6 +64,8 @@ class EventEnvelope:
     position: int
     timestamp: str
     data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Who caused the event: ``user_id``, ``api_key_id``, ``request_id`` when known (empty for older events)."""
 
     @property
     def routing_key(self) -> str:
@@ -84,6 +89,7 @@ class EventEnvelope:
             "position": self.position,
             "timestamp": self.timestamp,
             "data": self.data,
+            "metadata": self.metadata,
         }
 
     @classmethod
@@ -98,6 +104,7 @@ class EventEnvelope:
             position=int(body["position"]),
             timestamp=str(body["timestamp"]),
             data=dict(body.get("data") or {}),
+            metadata=dict(body.get("metadata") or {}),
         )
 
 
@@ -113,6 +120,7 @@ def envelope_from_stored(
     # most events hold no tag: no walk over the value then
     data = decode(state, _untagged) if _TAG_MARKER in state else decode(state)
     timestamp = str(data.pop("timestamp", ""))
+    metadata = data.pop(METADATA_KEY, None)
     aggregate = str(aggregate_id)
     return EventEnvelope(
         id=event_id(aggregate, version),
@@ -123,4 +131,5 @@ def envelope_from_stored(
         position=position,
         timestamp=timestamp,
         data=data,
+        metadata=dict(metadata) if isinstance(metadata, dict) else {},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.api_keys.projection import ApiKeysProjection
 from projections.audit import AuditProjection
 from projections.base import Projection, accounted_for
 from projections.executions.projection import ExecutionsProjection
@@ -10,7 +11,8 @@ from projections.graphs.projection import GraphsProjection
 
 def all_projections() -> list[Projection]:
     """The projections, in the order they are created and reported (each accounts for its contexts' events)."""
-    return [accounted_for(p) for p in (GraphsProjection(), ExecutionsProjection(), AuditProjection())]
+    projections = (GraphsProjection(), ExecutionsProjection(), AuditProjection(), ApiKeysProjection())
+    return [accounted_for(p) for p in projections]
 
 
 def projection_named(name: str) -> Projection:

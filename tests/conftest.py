@@ -1,5 +1,11 @@
 """Shared test fixtures: real services (tests.fixtures.services) and local fake servers (tests.fakes)."""
 
+import os
+
+# Tests make hundreds of requests per minute as one user: rate limits are off unless a test sets them
+# (tests/integration/test_rate_limits.py does). Servers the tests spawn inherit this too.
+os.environ.setdefault("AGENTGRAPH_RATE_LIMIT_PER_MINUTE", "0")
+
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fakes.openai_server",

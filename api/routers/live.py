@@ -43,6 +43,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, WebSocket
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from adapters.prometheus_metrics import PlatformMetrics
 from api.auth import CurrentUser, decode_token
 from api.composition import Container
 from api.errors import responses
@@ -132,8 +133,10 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
         return
     await websocket.accept()
     hub = hub_of(websocket.app)
+    metrics: PlatformMetrics = websocket.app.state.metrics
     client = LiveClient(str(claims["sub"]), settings.ws_queue_size, settings.ws_max_subscriptions)
     hub.connect(client)
+    metrics.websocket_connected()
     lock = asyncio.Lock()
     tasks = [
         asyncio.create_task(_receive(websocket, hub, client, lock)),
@@ -152,6 +155,7 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
             code, reason = 1013, "Client too slow: outgoing queue full"
     finally:
         hub.disconnect(client)
+        metrics.websocket_disconnected()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

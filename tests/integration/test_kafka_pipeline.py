@@ -20,6 +20,7 @@ from adapters.kafka_topics import partition_for, topic_for
 from adapters.read_store import Partitioning, rebuild_projection
 from adapters.settings import Settings
 from api.composition import Container, build_container
+from application import command_metadata
 from domain.agent_format import GraphPayload
 from projections.registry import all_projections
 from tests.fixtures.services import kafka_consumer_config
@@ -102,7 +103,8 @@ def _snapshot(container: Container) -> dict[str, list[dict[str, object]]]:
 
 def _commands(container: Container, graphs: int) -> None:
     for i in range(graphs):
-        view = container.graphs.create_graph(f"user-{i % 4}", GraphPayload.model_validate(calculator(f"g{i}", b=i)))
+        with command_metadata.acting(user_id=f"user-{i % 4}", request_id=f"req-{i}"):
+            view = container.graphs.create_graph(f"user-{i % 4}", GraphPayload.model_validate(calculator(f"g{i}", b=i)))
         if i % 3 == 0:
             container.graphs.update_graph(
                 f"user-{i % 4}", view.aggregate_id, GraphPayload.model_validate(calculator(f"g{i} v2"))
@@ -156,7 +158,11 @@ def test_relay_publishes_envelopes_keyed_by_aggregate_with_headers(container: Co
             "position",
             "timestamp",
             "data",
+            "metadata",
         }
+        if envelope["type"] == "Graph.Created":  # who acted travels with the event
+            assert envelope["metadata"]["user_id"].startswith("user-")
+            assert envelope["metadata"]["request_id"].startswith("req-")
 
 
 def test_projector_builds_read_models_equal_to_a_rebuild(container: Container) -> None:

@@ -31,7 +31,7 @@ def env(postgres_dsn: str, redis_url: str, redis_key_prefix: str, tmp_path: Path
         **{k: v for k, v in os.environ.items() if k not in ("JWT_VERIFY_KEY", "JWT_ALGORITHM")},
         "AGENTGRAPH_DATABASE_URL": postgres_dsn,
         "AGENTGRAPH_REDIS_URL": redis_url,
-        "AGENTGRAPH_LIVE_CHANNEL": f"{redis_key_prefix}live",
+        "AGENTGRAPH_REDIS_KEY_PREFIX": redis_key_prefix,
         "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
         "AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS": "true",
         "JWT_VERIFY_KEY": KEY,
@@ -69,7 +69,7 @@ def test_a_run_reaches_the_socket_through_the_notifier_and_redis_and_resumes(
     # what travels on the Redis channel (the API process has no notifier: everything comes this way)
     on_redis: list[dict[str, object]] = []
     listener = redis.Redis.from_url(redis_url).pubsub()
-    listener.subscribe(env["AGENTGRAPH_LIVE_CHANNEL"])
+    listener.subscribe(f"{env['AGENTGRAPH_REDIS_KEY_PREFIX']}live")
     stop = threading.Event()
 
     def listen() -> None:

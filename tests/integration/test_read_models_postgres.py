@@ -63,6 +63,7 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "user_stats",
         "block_usage",
         "audit_log",
+        "api_keys",
         "projection_positions",
         "dead_letters",
     }

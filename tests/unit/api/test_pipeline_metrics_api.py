@@ -55,14 +55,14 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
     heads = {context: figures["head"] for context, figures in body["contexts"].items()}
     assert set(heads) == {"graphs", "executions", "accounts", "store", "schedules"}
     assert heads["graphs"] > 0 and heads["executions"] > 0
-    assert heads["accounts"] == heads["store"] == heads["schedules"] == 0  # no aggregates there yet
+    assert heads["accounts"] == heads["store"] == heads["schedules"] == 0  # no API key, listing or schedule made
     # embedded: no Kafka, so no relay anywhere
     assert body["relay"] is None
     for figures in body["contexts"].values():
         assert figures["relay_position"] is None and figures["relay_lag"] is None
     assert body["projections"]["graphs"] == {"graphs": {"applied": heads["graphs"], "lag": 0, "parked": 0}}
     assert body["projections"]["executions"]["executions"] == {"applied": heads["executions"], "lag": 0, "parked": 0}
-    assert set(body["projections"]) == {"graphs", "executions", "audit"}
+    assert set(body["projections"]) == {"graphs", "executions", "audit", "api_keys"}
 
     projector = body["projector"]
     assert projector["feed"] == "event_store"

@@ -1,0 +1,1 @@
+"""The API keys read side: ``read.api_keys``."""
