@@ -62,6 +62,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.auth import mint_token
 from api.composition import Container
 from api.consistency import TOKEN_HEADER, encode_token
+from domain.api_key import APIKeyPermission
 
 INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
@@ -127,51 +128,7 @@ def second_user(setup: Setup) -> OtherCaller:
 
 
 OTHER_CALLERS: list[Callable[[Setup], OtherCaller]] = [second_user]
-"""Every identity that must not see the owner's data (see ``API_KEYS_RECIPE`` for the second user's API key)."""
-
-API_KEYS_RECIPE = """
-What to add once API keys and /external-api/v1 are on the branch (the matrix fails until then, naming each route):
-
-    def plant_api_key(client, world):                      # the owner's key: its name, description, raw key secret
-        created = ok(client.post("/api/api-keys", headers=world.owner_headers, json={
-            "name": world.marker("key-name"), "description": world.marker("key-description"),
-            "permissions": ["IDENTITY", "EXECUTE_GRAPH", "READ_GRAPH", "EXECUTE_BLOCK", "READ_BLOCK"]}))
-        world.ids["key_id"] = [created["api_key"]["id"]]
-        world.markers.add(created["plain_text_key"])
-
-    def api_keys_view(client, headers, world):             # what the owner reads of its keys, before and after
-        return {"keys": ok(client.get("/api/api-keys", headers=headers))}
-
-    def second_users_api_key(setup):                       # the second identity: B's key, on the external API only
-        created = ok(setup.client.post("/api/api-keys", headers=setup.other_jwt, json={
-            "name": "other", "description": "", "permissions": [every permission]}))
-        return OtherCaller("second user's API key", {"X-API-Key": created["plain_text_key"]},
-                           lambda path: path.startswith("/external-api/"))
-
-    PROVISIONERS.append(plant_api_key)
-    OWNER_VIEWS.append(api_keys_view)
-    OTHER_CALLERS.append(second_users_api_key)
-    PARAMS["key_id"] = Param("key_id")
-    ROUTES.update({
-        ("POST", "/api/api-keys"): Plan(200, body=lambda w: {"name": "mine", "permissions": ["IDENTITY"]}),
-        ("GET", "/api/api-keys"): Plan(200),
-        ("GET", "/api/api-keys/{key_id}"): Plan(404),
-        ("DELETE", "/api/api-keys/{key_id}"): Plan(404),
-        ("POST", "/api/api-keys/{key_id}/suspend"): Plan(404),
-        ("PUT", "/api/api-keys/{key_id}/permissions"): Plan(404, body=lambda w: {"permissions": ["IDENTITY"]}),
-        ("GET", "/external-api/v1/me"): Plan(200),
-        ("GET", "/external-api/v1/blocks"): Plan(200),
-        ("POST", "/external-api/v1/blocks/{id}/execute"): Plan(
-            200, body=_block_body, params={"id": Param(fixed=(CALCULATOR,))}),
-        ("POST", "/external-api/v1/graphs/{id}/execute/{version}"): Plan(
-            404, body=_run_body, params={"id": Param("graph_id")}),
-        ("GET", "/external-api/v1/graphs/{id}/executions/{exec_id}/results"): Plan(
-            404, params={"id": Param("graph_id"), "exec_id": Param("execution_id")}),
-    })
-
-(Path parameter names as that branch spells them. If its API-key mutations keep AutoGPT's 403 for another
-user's key, write ``Plan(403, same_as_unknown=False)`` there; the house rule, and this matrix's default, is 404.)
-"""
+"""Every identity that must not see the owner's data (the second user's API key is added below, with its routes)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,6 +451,8 @@ NOBODY = "00000000-0000-4000-8000-000000000000"
 
 ROUTES: dict[tuple[str, str], Plan] = {
     ("GET", "/health"): Plan(200, public=True),
+    ("GET", "/ready"): Plan(200, public=True),
+    ("GET", "/metrics"): Plan(200, public=True),  # platform-wide counts by route template, no user's data
     ("GET", "/openapi.json"): Plan(200, public=True),
     ("GET", "/docs"): Plan(200, public=True),
     ("GET", "/docs/oauth2-redirect"): Plan(200, public=True),
@@ -876,3 +835,73 @@ def _comparable(text: str) -> Any:
 
 def _bearer(container: Container, user_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(container.jwt, user_id, email=f'{user_id}@example.com')}"}
+
+
+# --------------------------------------------------------------------------------------------
+# API keys and the external API
+# --------------------------------------------------------------------------------------------
+
+EVERY_PERMISSION = [permission.value for permission in APIKeyPermission]
+
+
+def plant_api_key(client: TestClient, world: World) -> None:
+    """The owner's API key: its name and description are markers, the raw key a secret."""
+    created = ok(
+        client.post(
+            "/api/api-keys",
+            headers=world.owner_headers,
+            json={
+                "name": world.marker("key-name"),
+                "description": world.marker("key-description"),
+                "permissions": EVERY_PERMISSION,
+            },
+        )
+    )
+    world.ids["key_id"] = [created["api_key"]["id"]]
+    world.markers.add(created["plain_text_key"])
+
+
+def api_keys_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its keys, before and after the other callers' calls."""
+    return {"keys": ok(client.get("/api/api-keys", headers=headers))}
+
+
+def second_users_api_key(setup: Setup) -> OtherCaller:
+    """The second user's API key, with every permission: it authenticates on the external API only."""
+    created = ok(
+        setup.client.post(
+            "/api/api-keys",
+            headers=setup.other_jwt,
+            json={"name": "other", "description": "", "permissions": EVERY_PERMISSION},
+        )
+    )
+    return OtherCaller(
+        "second user's API key",
+        {"X-API-Key": created["plain_text_key"]},
+        lambda path: path.startswith("/external-api/"),
+    )
+
+
+PROVISIONERS.append(plant_api_key)
+OWNER_VIEWS.append(api_keys_view)
+OTHER_CALLERS.append(second_users_api_key)
+PARAMS["key_id"] = Param("key_id")
+ROUTES.update(
+    {
+        ("POST", "/api/api-keys"): Plan(200, body=lambda w: {"name": "mine", "permissions": ["IDENTITY"]}),
+        ("GET", "/api/api-keys"): Plan(200),
+        ("GET", "/api/api-keys/{key_id}"): Plan(404),
+        ("DELETE", "/api/api-keys/{key_id}"): Plan(404),
+        ("POST", "/api/api-keys/{key_id}/suspend"): Plan(404),
+        ("PUT", "/api/api-keys/{key_id}/permissions"): Plan(404, body=lambda w: {"permissions": ["IDENTITY"]}),
+        ("GET", "/external-api/v1/me"): Plan(200),
+        ("GET", "/external-api/v1/blocks"): Plan(200),
+        ("POST", "/external-api/v1/blocks/{block_id}/execute"): Plan(
+            200, body=_block_body, params={"block_id": Param(fixed=(CALCULATOR,))}
+        ),
+        ("POST", "/external-api/v1/graphs/{graph_id}/execute/{graph_version}"): Plan(
+            404, body=lambda w: _run_body(w)["inputs"]
+        ),
+        ("GET", "/external-api/v1/graphs/{graph_id}/executions/{execution_id}/results"): Plan(404),
+    }
+)
