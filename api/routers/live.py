@@ -157,9 +157,9 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
         hub.disconnect(client)
         metrics.websocket_disconnected()
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            task.cancel()  # they end at the loop's next turn; nothing of theirs is awaited after a disconnect
     if code is not None:
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
                 await websocket.close(code=code, reason=reason)
