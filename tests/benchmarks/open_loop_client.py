@@ -37,9 +37,9 @@ async def _one(
             request["method"], request["path"], json=request.get("json"), headers=request.get("headers")
         )
         await response.aread()
-        status = response.status_code
+        status: int | str = response.status_code
     except httpx.HTTPError as error:
-        status = f"{type(error).__name__}"
+        status = type(error).__name__
     rows.append([request["route"], (time.perf_counter() - due) * 1000, status, warm])
 
 
