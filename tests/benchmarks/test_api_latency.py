@@ -62,6 +62,13 @@ process, as they would, so their work is part of what the commands compete
 with. ``AGENTGRAPH_MAX_RUNNING_PER_USER`` is raised to 10,000 so that the cap
 on concurrent runs never answers 429 in the middle of a latency benchmark.
 
+Before each load, every route is timed alone (one request at a time, closed
+loop): what one request costs the one server process, and so the rate it can
+sustain at most. A rate near that capacity makes queueing the p99 whatever the
+queries cost; when the open-loop figures run into seconds, the table above
+them says whether the machine (shared, or its cores busy) or the server is
+short.
+
 Every request must answer 200: an error would make a latency meaningless.
 The tables print p50, p90, p99 and max per route and overall, the machine's
 load average before each load, and whether the client kept its schedule
