@@ -295,8 +295,12 @@ def check_tables(container: Container) -> None:
         raise TablesMissingError(f"tables missing ({', '.join(missing)}): run `agentgraph db init` first")
 
 
-def get_container(request: Request) -> Container:
-    """FastAPI dependency: the container of the running app."""
+async def get_container(request: Request) -> Container:
+    """FastAPI dependency: the container of the running app.
+
+    ``async`` because it does no I/O: FastAPI runs a plain ``def`` dependency in its thread pool, a hand-off
+    that costs every request more than the lookup (measured by ``tests/benchmarks/test_api_latency.py``).
+    """
     container: Container = request.app.state.container
     return container
 

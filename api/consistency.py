@@ -17,10 +17,11 @@ A token naming a position the log has not reached is no write anyone made
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from adapters.kafka_topics import partition_for
 from api.composition import Container, ContainerDep
@@ -108,10 +109,20 @@ def wait_for(container: Container, projection: str, positions: Positions, timeou
         time.sleep(0.005)
 
 
-def consistent(projection: str, contexts: frozenset[str]) -> Callable[..., None]:
+def _honour(container: Container, response: Response, projection: str, contexts: frozenset[str], token: str) -> None:
+    """Wait (up to the configured time) until ``token``'s positions are applied; mark the answer stale if not."""
+    positions = {c: p for c, p in decode_token(token).items() if c in contexts}
+    if not positions or wait_for(container, projection, positions, timeout=0):
+        return
+    refuse_ahead(container, positions)
+    if not wait_for(container, projection, positions, container.settings.consistency_wait_seconds):
+        response.headers[STALE_HEADER] = "true"
+
+
+def consistent(projection: str, contexts: frozenset[str]) -> Callable[..., Awaitable[None]]:
     """A dependency: honour a client's consistency token before reading ``projection``."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         response: Response,
         container: ContainerDep,
@@ -120,15 +131,11 @@ def consistent(projection: str, contexts: frozenset[str]) -> Callable[..., None]
             str | None, Query(description="A token from a command response: wait until it is visible")
         ] = None,
     ) -> None:
+        # async, so a read without a token (most reads) costs no thread hand-off; waiting polls the read store
+        # (blocking I/O and sleeps), so it runs in the thread pool
         token = consistency_token or token_header
-        if not token:
-            return
-        positions = {c: p for c, p in decode_token(token).items() if c in contexts}
-        if not positions or wait_for(container, projection, positions, timeout=0):
-            return
-        refuse_ahead(container, positions)
-        if not wait_for(container, projection, positions, container.settings.consistency_wait_seconds):
-            response.headers[STALE_HEADER] = "true"
+        if token:
+            await run_in_threadpool(_honour, container, response, projection, contexts, token)
 
     return dependency
 

@@ -35,7 +35,9 @@ EXECUTIONS = Table(
         Column("last_position", "int", "Position in the executions log of the last event applied."),
     ),
     primary_key=("execution_id",),
-    indexes=(("user_id", "created_at"), ("graph_id", "created_at")),
+    # (user_id, graph_id, created_at): a user's runs of one graph, counted from the index alone and paged newest
+    # first without a sort; (graph_id, created_at) stays for the per-graph statistics, which read every user's runs
+    indexes=(("user_id", "created_at"), ("user_id", "graph_id", "created_at"), ("graph_id", "created_at")),
 )
 
 NODE_EXECUTIONS = Table(
