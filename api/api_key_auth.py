@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
@@ -96,6 +97,13 @@ class ApiKeyAuthenticator:
                 self._verified[digest] = key.id
         return key
 
+    def known_key_id(self, raw_key: str) -> str | None:
+        """The id of ``raw_key`` if this process verified it before (its cache only: no database, no scrypt)."""
+        digest = hmac.new(self._secret, raw_key.encode("utf-8", "surrogateescape"), hashlib.sha256).digest()
+        with self._lock:
+            known = self._verified.get(digest)
+        return None if known is None else str(known)
+
     def note_use(self, key_id: UUID) -> None:
         """Note a use for ``last_used_at`` (batched; never a database write here)."""
         self.usage.touch(key_id, self._flusher)
@@ -113,6 +121,16 @@ def authenticator_of(app: FastAPI) -> ApiKeyAuthenticator:
         existing = ApiKeyAuthenticator(app.state.container)
         app.state.api_key_authenticator = existing
     return existing
+
+
+def known_api_keys(app: FastAPI) -> Callable[[str], str | None]:
+    """For the rate limiter: the id of a raw key this app verified before, else None (cache only)."""
+
+    def known(raw_key: str) -> str | None:
+        existing: ApiKeyAuthenticator | None = getattr(app.state, "api_key_authenticator", None)
+        return None if existing is None else existing.known_key_id(raw_key)
+
+    return known
 
 
 def close_authenticator(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from adapters.rate_limit.in_process import InProcessSlidingWindow
 from adapters.rate_limit.limiter import RateLimiter
 from adapters.rate_limit.redis_window import RedisSlidingWindow
 from adapters.settings import Settings
-from api.api_key_auth import close_authenticator
+from api.api_key_auth import close_authenticator, known_api_keys
 from api.bootstrap import build_for, build_pipeline_metrics, run_services
 from api.composition import Container, Part
 from api.errors import install_error_handlers
@@ -114,6 +114,7 @@ def create_app(
         limits=settings.rate_limits,
         jwt=lambda: _jwt_or_none(the_container),
         on_fail_open=metrics.rate_limit_fail_open.inc,
+        known_api_key=known_api_keys(app),
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)

@@ -9,10 +9,12 @@ user's budget. A token that does not verify counts against the address (the
 route then answers 401). It runs as middleware, before routing, so a
 refused request costs no handler, no body parsing and no database work.
 
-An ``X-API-Key`` is counted by the hash of its value, verified or not:
-random values would each get a window of their own, so once API keys are
-verified cheaply (a cache by key hash) the key's id should replace the
-hash here and unknown keys count against the address, like bad tokens.
+An ``X-API-Key`` counts against the key's id once this process has verified
+that key (``known_api_key``: the authenticator's cache, no database and no
+scrypt here); a key not (yet) verified counts against the address, like a
+bad token, so sending random key values never buys a fresh window. The
+first request of a valid key is counted against the address; its next ones
+against the key.
 
 The client's address is the connection's peer (``scope["client"]``), not a
 client-supplied ``X-Forwarded-For``, which anyone could vary to escape the
@@ -66,12 +68,19 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def caller_identity(scope: Scope, jwt: JWTConfig | None) -> str:
-    """Whom a request counts against: ``key:<sha256>``, ``user:<sha256 of sub>`` or ``ip:<address>``."""
+def _no_known_key(_: str) -> str | None:
+    return None
+
+
+def caller_identity(
+    scope: Scope, jwt: JWTConfig | None, known_api_key: Callable[[str], str | None] = _no_known_key
+) -> str:
+    """Whom a request counts against: ``key:<key id>``, ``user:<sha256 of sub>`` or ``ip:<address>``."""
     headers = Headers(scope=scope)
     api_key = headers.get("x-api-key")
-    if api_key:
-        return f"key:{_digest(api_key)}"
+    key_id = known_api_key(api_key) if api_key else None
+    if key_id is not None:
+        return f"key:{key_id}"
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if jwt is not None and scheme.lower() == "bearer" and token.strip():
         try:
@@ -119,6 +128,7 @@ class RateLimitMiddleware:
         limits: Mapping[str, int],
         jwt: Callable[[], JWTConfig | None],
         on_fail_open: Callable[[], None],
+        known_api_key: Callable[[str], str | None] = _no_known_key,
     ) -> None:
         self.app = app
         self.limiter = limiter
@@ -126,6 +136,7 @@ class RateLimitMiddleware:
         self.limits = dict(limits)
         self.jwt = jwt
         self.on_fail_open = on_fail_open
+        self.known_api_key = known_api_key
         self._outage_until: float | None = None  # set while the store is down: one warning per outage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,7 +148,7 @@ class RateLimitMiddleware:
         if limit <= 0:
             await self.app(scope, receive, send)
             return
-        result = await self._count(f"{caller_identity(scope, self.jwt())}:{group}", limit)
+        result = await self._count(f"{caller_identity(scope, self.jwt(), self.known_api_key)}:{group}", limit)
         if result is None:
             await self.app(scope, receive, send)
             return

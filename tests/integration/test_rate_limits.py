@@ -26,6 +26,7 @@ from tests.serving import free_port
 
 Client = Callable[..., TestClient]
 LIMITED = "/api/blocks"
+_KEY = {"name": "limits", "description": "", "permissions": ["IDENTITY"]}
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def make_client(tmp_path: Path) -> Iterator[Client]:
             "AGENTGRAPH_REDIS_KEY_PREFIX": prefix,
         }
         container = build_container(Settings(**settings))
-        test_client = TestClient(create_app(container), client=client)
+        test_client = TestClient(create_app(container, run_projector=True), client=client)
         test_client.__enter__()
         opened.append((test_client, container))
         return test_client
@@ -70,11 +71,11 @@ def _burst(client: TestClient, count: int, headers: dict[str, str] | None = None
 
 
 def _assert_burst_limited(
-    client: TestClient, limit: int, headers: dict[str, str] | None = None, answered: int = 200
+    client: TestClient, limit: int, headers: dict[str, str] | None = None, answered: int = 200, path: str = LIMITED
 ) -> Any:
     """``limit`` requests answered ``answered`` (401 without a user: limited all the same), then a 429."""
     before = time.time()
-    answers = _burst(client, limit + 1, headers)
+    answers = _burst(client, limit + 1, headers, path)
     for sent, answer in enumerate(answers[:limit], start=1):
         assert answer.status_code == answered, answer.text
         assert answer.headers["X-RateLimit-Limit"] == str(limit)
@@ -106,17 +107,20 @@ def test_users_keys_and_addresses_are_counted_apart(make_client: Client, redis_u
     client = make_client(3, redis_url=redis_url, prefix=redis_key_prefix)
     _assert_burst_limited(client, 3, _bearer(client, "alice"))
     assert client.get(LIMITED, headers=_bearer(client, "bob")).headers["X-RateLimit-Remaining"] == "2"
-    raw_key = "agpt_" + "s3cret" * 6
-    # API keys are another helper's routes: here they only have to be counted (the route answers 401)
-    _assert_burst_limited(client, 3, {"X-API-Key": raw_key}, answered=401)
-    assert client.get(LIMITED, headers={"X-API-Key": raw_key + "x"}).headers["X-RateLimit-Remaining"] == "2"
-    _assert_burst_limited(client, 3, answered=401)  # anonymous: by address
+    # a real key: its first request counts against the address (not yet verified here), the next ones against the key
+    raw_key = client.post("/api/api-keys", headers=_bearer(client, "carol"), json=_KEY).json()["plain_text_key"]
+    first = client.get("/external-api/v1/me", headers={"X-API-Key": raw_key})
+    assert first.status_code == 200 and first.headers["X-RateLimit-Remaining"] == "2"  # the address's window
+    _assert_burst_limited(client, 3, {"X-API-Key": raw_key}, path="/external-api/v1/me")
+    # keys nobody verified count against the address, however many values are tried: no fresh window per value
+    guesses = [client.get(LIMITED, headers={"X-API-Key": f"agpt_guess{n}" + "x" * 40}) for n in range(3)]
+    assert [g.status_code for g in guesses] == [401, 401, 429]
     other_address = make_client(3, redis_url=redis_url, prefix=redis_key_prefix, client=("10.1.2.3", 4000))
     assert other_address.get(LIMITED).headers["X-RateLimit-Remaining"] == "2"
-    # nothing secret in Redis: the API key and the user ids appear only hashed
+    # nothing secret in Redis: no API key, user ids only hashed
     keys = redis.Redis.from_url(redis_url, decode_responses=True).keys(redis_key_prefix + "*")
-    assert len(keys) == 6
-    assert not any(raw_key in key or "alice" in key or "bob" in key for key in keys)
+    assert len(keys) == 6  # alice, bob, carol, the key, the address, the other address
+    assert not any(raw_key in key or "alice" in key or "bob" in key or "carol" in key for key in keys)
 
 
 def test_a_forged_token_cannot_spend_another_users_budget(
@@ -155,8 +159,7 @@ def test_the_in_process_limiter_behaves_the_same(make_client: Client) -> None:
     assert client.app.state.container.redis is None  # type: ignore[attr-defined]
     _assert_burst_limited(client, 3, _bearer(client, "alice"))
     assert client.get(LIMITED, headers=_bearer(client, "bob")).headers["X-RateLimit-Remaining"] == "2"
-    _assert_burst_limited(client, 3, {"X-API-Key": "agpt_somekey"}, answered=401)
-    _assert_burst_limited(client, 3, answered=401)
+    _assert_burst_limited(client, 3, answered=401)  # anonymous: by address
 
 
 @pytest.fixture
