@@ -211,27 +211,48 @@ class ReadStore(ABC):
         """
         applied = 0
         parked: list[_Parked] = []
+        failed: list[EventNotAppliedError] = []
         with self.transaction() as tx:
             for projection in sorted(projections, key=lambda p: p.name):
                 self.lock_projection(tx, projection.name)
             for projection in projections:
-                stored = positions.by_partition(tx, projection.name)
-                for context in sorted(projection.contexts):
-                    # one apply per context for the whole poll: an aggregate's events all sit in one
-                    # partition, in order, so joining partitions keeps every aggregate's order
-                    fresh: list[EventEnvelope] = []
-                    reached: list[tuple[int, int, int]] = []
-                    for group_context, partition, batch, last_offset in polled:
-                        if group_context != context or not batch:
-                            continue
-                        done = stored.get((context, partition), 0)
-                        fresh.extend(event for event in batch if event.position > done)
-                        reached.append((partition, max(done, batch[-1].position), last_offset))
-                    if fresh:
-                        applied += self._apply_parking(tx, projection, context, fresh, parked)
-                    for partition, position, last_offset in reached:
-                        positions.save(tx, projection.name, context, position, partition, last_offset)
+                # each projection in a savepoint: one that fails on an event lets the others try it in
+                # the same attempt, so every projection counts its failures, and parks, in step
+                try:
+                    with _savepoint(tx):
+                        applied += self._apply_poll(tx, projection, polled, parked)
+                except EventNotAppliedError as error:
+                    failed.append(error)
+            if failed:
+                raise failed[0]  # nothing of the poll is written: the whole poll is retried after a back-off
         self._parked(parked)
+        return applied
+
+    def _apply_poll(
+        self,
+        tx: ReadTransaction,
+        projection: Projection,
+        polled: Sequence[tuple[str, int, list[EventEnvelope], int]],
+        parked: list[_Parked],
+    ) -> int:
+        """``apply_polled`` for one projection, inside ``tx``."""
+        applied = 0
+        stored = positions.by_partition(tx, projection.name)
+        for context in sorted(projection.contexts):
+            # one apply per context for the whole poll: an aggregate's events all sit in one
+            # partition, in order, so joining partitions keeps every aggregate's order
+            fresh: list[EventEnvelope] = []
+            reached: list[tuple[int, int, int]] = []
+            for group_context, partition, batch, last_offset in polled:
+                if group_context != context or not batch:
+                    continue
+                done = stored.get((context, partition), 0)
+                fresh.extend(event for event in batch if event.position > done)
+                reached.append((partition, max(done, batch[-1].position), last_offset))
+            if fresh:
+                applied += self._apply_parking(tx, projection, context, fresh, parked)
+            for partition, position, last_offset in reached:
+                positions.save(tx, projection.name, context, position, partition, last_offset)
         return applied
 
     # -- parking ---------------------------------------------------------------

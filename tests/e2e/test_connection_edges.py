@@ -24,6 +24,7 @@ import pytest
 from adapters.jwt_keys import load_jwt_config
 from adapters.settings import Settings
 from api.auth import mint_token
+from domain.api_key import APIKeyPermission
 from tests.serving import embedded_server
 from tests.unit.api.graph_samples import calculator
 
@@ -116,6 +117,11 @@ def test_numbers_past_64_bits_are_4xx_on_every_route_and_the_connection_survives
 ) -> None:
     base, env = server
     headers = {"Authorization": f"Bearer {_token(env)}", "Content-Type": "application/json"}
+    key = httpx.post(
+        f"{base}/api/api-keys", json={"name": "edges", "permissions": list(APIKeyPermission)}, headers=headers
+    )
+    assert key.status_code == 200, key.text
+    headers["X-API-Key"] = key.json()["plain_text_key"]  # the external API's routes are tried as authenticated too
     graph = httpx.post(f"{base}/api/graphs", json={"graph": calculator()}, headers=headers).json()
     document = httpx.get(f"{base}/openapi.json").json()
     known = {"graph_id": graph["id"], "execution_id": graph["id"], "version": "1", "graph_version": "1"}

@@ -82,6 +82,11 @@ def _dead_letters(env: dict[str, str]) -> list[dict[str, Any]]:
     return letters
 
 
+def _tail(log: Path, lines: int = 40) -> str:
+    """The server's last words, for a failing assertion (a projection's retries show there)."""
+    return "\n".join(line[:300] for line in log.read_text().splitlines()[-lines:])
+
+
 def test_a_poison_event_is_parked_and_every_other_user_reads_on(
     server: tuple[str, dict[str, str], Poisoned], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,7 +113,7 @@ def test_a_poison_event_is_parked_and_every_other_user_reads_on(
         run = httpx.get(f"{base}/api/graphs/{graph_id}/executions/{run_id}", headers=bob)
         if graph.status_code == run.status_code == 200:
             break
-        assert time.monotonic() - asked < WITHIN_A_SECOND, (graph.text, run.text)
+        assert time.monotonic() - asked < WITHIN_A_SECOND, (graph.text, run.text, _tail(tmp_path / "serve.log"))
         time.sleep(0.02)
     assert "parked_events" not in graph.json() and "parked_events" not in run.json()
     deadline = time.monotonic() + 30

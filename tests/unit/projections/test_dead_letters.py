@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from adapters.projection_runner import ProjectionRunner
 from adapters.read_store import SQLiteReadStore
 from adapters.read_store.store import PARK_AFTER, EventNotAppliedError
 from domain.event_types import type_name
 from domain.graph import Graph
+from projections.audit import AuditProjection
+from projections.dead_letters import UnreadableEvent
 from projections.envelope import EventEnvelope
 from projections.graphs.projection import GraphsProjection
 from projections.registry import all_projections
@@ -74,3 +77,39 @@ def test_a_failing_database_is_retried_and_never_parks_an_event(store: SQLiteRea
             store.apply(projection, "graphs", [_created(1, "a")])
     assert store.apply(projection, "graphs", [_created(1, "a")]) == 1
     assert _graphs(store) == {"a": 1} and store.dead_letters() == []
+
+
+def _unreadable(position: int, graph_id: str) -> UnreadableEvent:
+    return UnreadableEvent(
+        f"{graph_id}:1", type_name(Graph.Created), "graphs", graph_id, 1, position, AT, {}, error="does not decode"
+    )
+
+
+def test_every_projection_of_a_log_counts_a_poison_in_the_same_attempts(store: SQLiteReadStore) -> None:
+    """Two projections of one log park a poison together: PARK_AFTER - 1 retries in all, not twice as many.
+
+    One after the other, the second would start failing only once the first
+    had parked, and the follower's doubling back-off (0.2, 0.4, 0.8, 1.6 s)
+    would hold every later event of the log for seconds (issue 8's "another
+    user's run readable within a second" missed it in CI).
+    """
+    runner = ProjectionRunner(store, [GraphsProjection(), AuditProjection()], logs={})
+    batch = [_created(1, "a"), _unreadable(2, "b"), _created(3, "c")]
+    for _ in range(PARK_AFTER - 1):
+        with pytest.raises(EventNotAppliedError):
+            runner._apply("graphs", batch)  # what the follower calls, and calls again after a back-off
+    runner._apply("graphs", batch)
+    assert {(d.projection, d.log_position) for d in store.dead_letters()} == {("graphs", 2), ("audit", 2)}
+    assert _graphs(store) == {"a": 1, "c": 1}
+
+
+def test_a_kafka_poll_counts_a_poison_in_every_projection_in_the_same_attempts(store: SQLiteReadStore) -> None:
+    polled = [("graphs", 0, [_created(1, "a"), _unreadable(2, "b"), _created(3, "c")], 3)]
+    projections = [GraphsProjection(), AuditProjection()]
+    for _ in range(PARK_AFTER - 1):
+        with pytest.raises(EventNotAppliedError):
+            store.apply_polled(projections, polled)
+        assert _graphs(store) == {}  # the poll is one transaction: nothing of it is written
+    store.apply_polled(projections, polled)
+    assert {(d.projection, d.log_position) for d in store.dead_letters()} == {("graphs", 2), ("audit", 2)}
+    assert _graphs(store) == {"a": 1, "c": 1}
