@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app
 from api.composition import Container
+from domain.api_key import APIKeyPermission
 from tests.unit.api.conftest import AuthHeaders
 from tests.unit.api.graph_samples import CALCULATOR, calculator
 
@@ -45,13 +46,18 @@ def api_schema(container: Container, auth: AuthHeaders) -> Iterator[tuple[Any, d
     with TestClient(app) as client:  # runs the lifespan: projector and executor
         graph = client.post("/api/graphs", json={"graph": calculator()}, headers=auth()).json()
         run = client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"Input": 1}}, headers=auth()).json()
-        known = {**KNOWN, "graph_id": graph["id"], "execution_id": run["id"]}
-        yield schemathesis.openapi.from_asgi("/openapi.json", app), known
+        # two keys: the one the external API is called with, and the one the key routes act on (and revoke)
+        key = {"name": "conformance", "permissions": list(APIKeyPermission)}
+        calling = client.post("/api/api-keys", json=key, headers=auth(role="admin")).json()["plain_text_key"]
+        acted_on = client.post("/api/api-keys", json=key, headers=auth(role="admin")).json()["api_key"]["id"]
+        assert client.get("/external-api/v1/me", headers={"X-API-Key": calling}).status_code == 200
+        known = {**KNOWN, "graph_id": graph["id"], "execution_id": run["id"], "key_id": acted_on}
+        yield schemathesis.openapi.from_asgi("/openapi.json", app), {**known, "api_key": calling}
 
 
 def test_every_operation_answers_as_its_document_says(api_schema: Any, auth: AuthHeaders) -> None:
     schema, known = api_schema
-    headers = auth(role="admin")
+    headers = {**auth(role="admin"), "X-API-Key": known.pop("api_key")}  # the external API's routes do real work
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15  # the document describes every route
