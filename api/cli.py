@@ -145,6 +145,7 @@ def serve(
             port=port or settings.port,
             log_level="info",
             ws_max_size=settings.ws_max_message_bytes,  # a bigger client frame closes the socket with 1009
+            ws_per_message_deflate=settings.ws_compression,  # off by default: see the setting
             http=with_request_deadline(settings.request_read_timeout_seconds),  # slow clients are cut off
         )
     finally:

@@ -76,6 +76,7 @@ def test_the_protocol_acks_errors_and_heartbeat_as_autogpt(served: tuple[str, di
     base, env, _ = served
     alice = token(env, "alice")
     with open_socket(base, alice) as sock:
+        assert sock.protocol.extensions == []  # the client offers permessage-deflate; AGENTGRAPH_WS_COMPRESSION is off
         sock.send(json.dumps({"method": "heartbeat", "data": "ping", "success": True}))
         assert json.loads(sock.recv(timeout=10)) == {"method": "heartbeat", "data": "pong", "success": True}
         sock.send("not json")
