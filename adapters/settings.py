@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     ready_timeout_seconds: float = Field(default=2.0, gt=0, alias="AGENTGRAPH_READY_TIMEOUT_SECONDS")
     # live updates (/ws and the SSE stream); with Redis they travel on the pub/sub channel <redis_key_prefix>live
     ws_max_subscriptions: int = Field(default=100, ge=1, alias="AGENTGRAPH_WS_MAX_SUBSCRIPTIONS")
+    ws_max_connections_per_user: int = Field(default=100, ge=1, alias="AGENTGRAPH_WS_MAX_CONNECTIONS_PER_USER")
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, alias="AGENTGRAPH_WS_MAX_MESSAGE_BYTES")
     ws_queue_size: int = Field(default=1000, ge=1, alias="AGENTGRAPH_WS_QUEUE_SIZE")
     ws_idle_timeout_seconds: float = Field(default=300.0, gt=0, alias="AGENTGRAPH_WS_IDLE_TIMEOUT_SECONDS")

@@ -133,19 +133,31 @@ class LiveHub:
         self._history = history
         self._channels: dict[str, set[LiveClient]] = {}
         self._clients: set[LiveClient] = set()
+        self._per_user: dict[str, int] = {}
 
     @property
     def connections(self) -> int:
         """Clients connected now (the ``websocket_connections`` gauge reads this)."""
         return len(self._clients)
 
+    def connections_of(self, user_id: str) -> int:
+        """How many clients of ``user_id`` are connected to this process."""
+        return self._per_user.get(user_id, 0)
+
     def connect(self, client: LiveClient) -> None:
         """Count a new client."""
         self._clients.add(client)
+        self._per_user[client.user_id] = self._per_user.get(client.user_id, 0) + 1
         log.debug("a live-updates client connected (%d now)", self.connections)
 
     def disconnect(self, client: LiveClient) -> None:
         """Forget the client and every subscription it held."""
+        if client in self._clients:
+            left = self._per_user[client.user_id] - 1
+            if left:
+                self._per_user[client.user_id] = left
+            else:
+                del self._per_user[client.user_id]
         self._clients.discard(client)
         for channel in client.subscriptions:
             members = self._channels.get(channel)

@@ -14,7 +14,10 @@ Beyond AutoGPT (additions; an AutoGPT client never notices them):
 - ``subscribe_graph_execution`` may carry ``last_position``: the updates of
   that run after it are replayed from the event store first, then it goes
   live, with no gap and no duplicate (``api.live_hub``);
-- limits, each with its own close code or error reply: a frame over
+- limits, each with its own close code or error reply: a user's connection
+  past ``AGENTGRAPH_WS_MAX_CONNECTIONS_PER_USER`` (to this API process) is
+  closed with 1013 at once, so one user cannot hold the sockets, memory and
+  fan-out time every other user's updates need; a frame over
   ``AGENTGRAPH_WS_MAX_MESSAGE_BYTES`` closes with 1009; more than
   ``AGENTGRAPH_WS_MAX_SUBSCRIPTIONS`` subscriptions get an error reply; a
   client that lets ``AGENTGRAPH_WS_QUEUE_SIZE`` frames pile up is closed with
@@ -133,8 +136,13 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
         return
     await websocket.accept()
     hub = hub_of(websocket.app)
+    user_id = str(claims["sub"])
+    if hub.connections_of(user_id) >= settings.ws_max_connections_per_user:
+        # accepted first, so that the client reads why (a refused handshake only says 403)
+        await websocket.close(code=1013, reason=f"At most {settings.ws_max_connections_per_user} connections per user")
+        return
     metrics: PlatformMetrics = websocket.app.state.metrics
-    client = LiveClient(str(claims["sub"]), settings.ws_queue_size, settings.ws_max_subscriptions)
+    client = LiveClient(user_id, settings.ws_queue_size, settings.ws_max_subscriptions)
     hub.connect(client)
     metrics.websocket_connected()
     lock = asyncio.Lock()

@@ -35,10 +35,11 @@ CLIENTS = int(os.environ.get("AGENTGRAPH_BENCH_WS_CLIENTS", "1000"))
 RUNS = int(os.environ.get("AGENTGRAPH_BENCH_WS_RUNS", "20"))
 PACE = 0.5
 TARGET_P99 = 0.100
+LIMITS = {"AGENTGRAPH_WS_QUEUE_SIZE": "10000", "AGENTGRAPH_WS_MAX_CONNECTIONS_PER_USER": str(CLIENTS)}
 
 
 def test_websocket_fanout_p99(tmp_path: Path) -> None:
-    with embedded_server(tmp_path, {"AGENTGRAPH_WS_QUEUE_SIZE": "10000"}) as (base, env, _):
+    with embedded_server(tmp_path, LIMITS) as (base, env, _):
         jwt = token(env, "bench")
         headers = {"Authorization": f"Bearer {jwt}"}
         graph_id = create_graph(base, headers, calculator())

@@ -260,9 +260,28 @@ def test_a_socket_that_sends_nothing_is_closed_after_the_idle_timeout(tmp_path: 
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 
-def test_subscriptions_and_message_size_are_bounded(tmp_path: Path) -> None:
-    limits = {"AGENTGRAPH_WS_MAX_SUBSCRIPTIONS": "2", "AGENTGRAPH_WS_MAX_MESSAGE_BYTES": "1024"}
+def test_subscriptions_connections_and_message_size_are_bounded(tmp_path: Path) -> None:
+    limits = {
+        "AGENTGRAPH_WS_MAX_SUBSCRIPTIONS": "2",
+        "AGENTGRAPH_WS_MAX_MESSAGE_BYTES": "1024",
+        "AGENTGRAPH_WS_MAX_CONNECTIONS_PER_USER": "2",
+    }
     with embedded_server(tmp_path, limits) as (base, env, _):
+        with open_socket(base, token(env, "bob")), open_socket(base, token(env, "bob")):
+            with open_socket(base, token(env, "bob")) as third, pytest.raises(ConnectionClosed) as refused:
+                third.recv(timeout=10)
+            assert refused.value.rcvd is not None and refused.value.rcvd.code == 1013
+            assert refused.value.rcvd.reason == "At most 2 connections per user"
+            with open_socket(base, token(env, "carol")) as other:  # another user is not counted against bob
+                send(other, "heartbeat", "ping")
+                assert receive(other)["data"] == "pong"
+        deadline = time.monotonic() + 10
+        while "\nwebsocket_connections 0.0" not in httpx.get(f"{base}/metrics").text:  # the server saw them leave
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with open_socket(base, token(env, "bob")) as again:  # closing frees the places
+            send(again, "heartbeat", "ping")
+            assert receive(again)["data"] == "pong"
         sock = open_socket(base, token(env, "alice"))
         with sock:
             for n in range(2):
