@@ -1,0 +1,156 @@
+"""Commands and queries apart: each side's app alone, its route table, and the roles that build them.
+
+The commands app (``--role api-commands``) holds every POST/PUT/PATCH/DELETE
+route, the queries app (``--role api-queries``) every GET route and ``/ws``;
+both serve the common ones (probes, metrics, docs). Together they are the
+whole API: no route is lost in the split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from starlette.routing import WebSocketRoute
+
+from adapters.settings import Settings
+from api.app import COMMON_ROUTERS, create_app
+from api.auth import mint_token
+from api.bootstrap import COMMANDS, QUERIES, ROLES, api_sides, build_for, choose_roles, parts_for
+from api.composition import Container, Part, PartNotBuiltError
+from tests.isolation_matrix import app_routes
+from tests.unit.api.graph_samples import calculator
+
+MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
+Route = tuple[str, str]
+"""(method, path); the WebSocket's method is ``WS``."""
+
+
+def route_table(app: FastAPI) -> set[Route]:
+    """Every (method, path) the app answers, included routers flattened (as the isolation matrix walks them)."""
+    table: set[Route] = set()
+    for path, route in app_routes(app):
+        if isinstance(route, APIWebSocketRoute | WebSocketRoute):
+            table.add(("WS", path))
+        else:
+            table |= {(method, path) for method in getattr(route, "methods", None) or ()}
+    return table
+
+
+def common_table(app: FastAPI) -> set[Route]:
+    """The routes every side serves: the common routers' and FastAPI's own documents (not an ``APIRoute``)."""
+    common_paths = {str(context.path) for router in COMMON_ROUTERS for context in iter_route_contexts(router.routes)}
+    return {
+        (method, path)
+        for path, route in app_routes(app)
+        if not isinstance(route, APIRoute | APIWebSocketRoute) or path in common_paths
+        for method in getattr(route, "methods", None) or ()
+    }
+
+
+def settings_in(data_dir: Path) -> Settings:
+    return Settings(AGENTGRAPH_DATA_DIR=data_dir)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def commands_container(data_dir: Path) -> Iterator[Container]:
+    container = build_for(["api-commands"], settings_in(data_dir))
+    yield container
+    container.close()
+
+
+@pytest.fixture
+def queries_container(data_dir: Path) -> Iterator[Container]:
+    container = build_for(["api-queries"], settings_in(data_dir))
+    yield container
+    container.close()
+
+
+def test_the_halves_split_the_route_table_by_method_and_lose_no_route(
+    commands_container: Container, queries_container: Container
+) -> None:
+    whole = create_app(commands_container)  # both sides (the api role's parts are what api-commands builds)
+    commands = create_app(commands_container, sides={COMMANDS})
+    queries = create_app(queries_container, sides={QUERIES})
+    common = common_table(whole)
+    assert ("GET", "/health") in common and ("GET", "/ready") in common and ("GET", "/metrics") in common
+    assert common_table(commands) == common == common_table(queries)
+
+    only_commands = route_table(commands) - common
+    only_queries = route_table(queries) - common
+    assert only_commands and {method for method, _ in only_commands} <= MUTATIONS, only_commands
+    assert only_queries and {method for method, _ in only_queries} <= {"GET", "HEAD", "WS"}, only_queries
+    assert ("WS", "/ws") in only_queries and ("GET", "/api/executions/{execution_id}/events") in only_queries
+    assert route_table(commands) | route_table(queries) == route_table(whole)
+    assert route_table(commands) & route_table(queries) == common
+
+
+def test_the_roles_build_what_their_side_needs_and_both_halves_are_the_api() -> None:
+    settings = Settings()
+    queries = parts_for(["api-queries"], settings)
+    assert not queries & {Part.STORES, Part.LOGS, Part.BLOCK_WORKERS}
+    assert {Part.READ_STORE, Part.JWT, Part.ACCOUNTS} <= queries
+    assert {Part.STORES, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS} <= parts_for(["api-commands"], settings)
+    assert parts_for(["api"], settings) == parts_for(["api-commands", "api-queries"], settings)
+    assert api_sides(["api"]) == {COMMANDS, QUERIES} and api_sides(["projector"]) == frozenset()
+    assert choose_roles("api-queries,api-commands", settings) == ["api"]
+    assert choose_roles("api-commands,projector", settings) == ["api-commands", "projector"]
+    assert not {"api-commands", "api-queries"} & set(choose_roles(None, settings))
+    assert {name for name, role in ROLES.items() if role.serves} == {"api", "api-commands", "api-queries"}
+
+
+def test_the_queries_app_alone_reads_and_refuses_commands(queries_container: Container) -> None:
+    with pytest.raises(PartNotBuiltError):
+        _ = queries_container.graphs  # no graphs event store in this process
+    with pytest.raises(PartNotBuiltError):
+        _ = queries_container.block_runner
+    headers = {"Authorization": f"Bearer {mint_token(queries_container.jwt, 'alice')}"}
+    with TestClient(create_app(queries_container, sides={QUERIES})) as client:
+        assert client.get("/api/graphs", headers=headers).json() == []
+        assert client.post("/api/graphs", json={"graph": calculator()}, headers=headers).status_code == 405
+        assert client.delete("/api/graphs/g1", headers=headers).status_code == 405
+        block = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+        assert client.post(f"/api/blocks/{block}/execute", json={}, headers=headers).status_code == 404  # no such path
+        assert client.get("/api/blocks", headers=headers).status_code == 200
+        assert client.get("/ready").json()["checks"] == {"event_stores": "ok", "read_database": "ok"}
+        pipeline = client.get("/api/admin/metrics/pipeline", headers=_admin(queries_container))
+        assert pipeline.status_code == 503 and pipeline.json()["code"] == "not_served_here"
+
+
+def test_the_commands_app_alone_writes_and_the_queries_app_reads_it_after_the_projector(
+    commands_container: Container, data_dir: Path
+) -> None:
+    headers = {"Authorization": f"Bearer {mint_token(commands_container.jwt, 'alice')}"}
+    with TestClient(create_app(commands_container, sides={COMMANDS})) as commands:
+        created = commands.post("/api/graphs", json={"graph": calculator()}, headers=headers)
+        assert created.status_code == 200, created.text
+        assert commands.get("/api/graphs", headers=headers).status_code == 405
+        assert commands.get(f"/api/graphs/{created.json()['id']}", headers=headers).status_code == 405
+    token = created.headers["X-Consistency-Token"]
+
+    # another process: the query side, with the projector that keeps its read models current
+    reader = build_for(["api-queries", "projector"], settings_in(data_dir))
+    try:
+        app = create_app(reader, sides={QUERIES}, run_projector=True)
+        with TestClient(app) as queries:
+            graph = queries.get(
+                f"/api/graphs/{created.json()['id']}", headers={**headers, "X-Consistency-Token": token}
+            )
+            assert graph.status_code == 200, graph.text
+            assert "X-Consistency-Stale" not in graph.headers
+            assert len(graph.json()["nodes"]) == 3
+    finally:
+        reader.close()
+
+
+def _admin(container: Container) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(container.jwt, 'root', role='admin')}"}
