@@ -22,6 +22,7 @@ from api.app import COMMON_ROUTERS, create_app
 from api.auth import mint_token
 from api.bootstrap import COMMANDS, QUERIES, ROLES, api_sides, build_for, choose_roles, parts_for
 from api.composition import Container, Part, PartNotBuiltError
+from api.consistency import TOKEN_HEADER as TOKEN
 from tests.isolation_matrix import app_routes
 from tests.unit.api.graph_samples import calculator
 
@@ -130,12 +131,18 @@ def test_the_commands_app_alone_writes_and_the_queries_app_reads_it_after_the_pr
     commands_container: Container, data_dir: Path
 ) -> None:
     headers = {"Authorization": f"Bearer {mint_token(commands_container.jwt, 'alice')}"}
-    with TestClient(create_app(commands_container, sides={COMMANDS})) as commands:
+    commands_app = create_app(commands_container, sides={COMMANDS})
+    with TestClient(commands_app) as commands:
         created = commands.post("/api/graphs", json={"graph": calculator()}, headers=headers)
         assert created.status_code == 200, created.text
         assert commands.get("/api/graphs", headers=headers).status_code == 405
         assert commands.get(f"/api/graphs/{created.json()['id']}", headers=headers).status_code == 405
+        # no projector runs yet: the key's creation answers after its (short) wait for the read model
+        commands_container.settings.consistency_wait_seconds = 0.1
+        key = commands.post("/api/api-keys", json={"name": "ci", "permissions": ["IDENTITY"]}, headers=headers)
+        assert key.status_code == 200, key.text
     token = created.headers["X-Consistency-Token"]
+    raw_key = {"X-API-Key": key.json()["plain_text_key"]}
 
     # another process: the query side, with the projector that keeps its read models current
     reader = build_for(["api-queries", "projector"], settings_in(data_dir))
@@ -148,6 +155,15 @@ def test_the_commands_app_alone_writes_and_the_queries_app_reads_it_after_the_pr
             assert graph.status_code == 200, graph.text
             assert "X-Consistency-Stale" not in graph.headers
             assert len(graph.json()["nodes"]) == 3
+            keys = queries.get("/api/api-keys", headers={**headers, "X-Consistency-Token": key.headers[TOKEN]})
+            assert [listed["name"] for listed in keys.json()] == ["ci"]
+            assert queries.get("/external-api/v1/me", headers=raw_key).json()["id"] == "alice"
+
+            with TestClient(commands_app) as commands:  # revoked on the command side ...
+                revoked = commands.delete(f"/api/api-keys/{key.json()['api_key']['id']}", headers=headers)
+                assert revoked.status_code == 200, revoked.text
+            # ... the query side refuses it at once (the aggregate, not the read model, says so)
+            assert queries.get("/external-api/v1/me", headers=raw_key).status_code == 401
     finally:
         reader.close()
 
