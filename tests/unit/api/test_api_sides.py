@@ -123,6 +123,9 @@ def test_the_queries_app_alone_reads_and_refuses_commands(queries_container: Con
         assert client.post(f"/api/blocks/{block}/execute", json={}, headers=headers).status_code == 404  # no such path
         assert client.get("/api/blocks", headers=headers).status_code == 200
         assert client.get("/ready").json()["checks"] == {"event_stores": "ok", "read_database": "ok"}
+        assert client.get("/metrics").status_code == 200
+        paths = client.get("/openapi.json").json()["paths"]
+        assert "/api/graphs" in paths and "post" not in paths["/api/graphs"]
         pipeline = client.get("/api/admin/metrics/pipeline", headers=_admin(queries_container))
         assert pipeline.status_code == 503 and pipeline.json()["code"] == "not_served_here"
 
@@ -137,6 +140,8 @@ def test_the_commands_app_alone_writes_and_the_queries_app_reads_it_after_the_pr
         assert created.status_code == 200, created.text
         assert commands.get("/api/graphs", headers=headers).status_code == 405
         assert commands.get(f"/api/graphs/{created.json()['id']}", headers=headers).status_code == 405
+        assert "agentgraph_event_store_head" in commands.get("/metrics").text  # it sees every store
+        assert set(commands.get("/openapi.json").json()["paths"]["/api/graphs"]) == {"post"}
         # no projector runs yet: the key's creation answers after its (short) wait for the read model
         commands_container.settings.consistency_wait_seconds = 0.1
         key = commands.post("/api/api-keys", json={"name": "ci", "permissions": ["IDENTITY"]}, headers=headers)
