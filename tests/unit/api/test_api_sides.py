@@ -9,6 +9,7 @@ whole API: no route is lost in the split.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from adapters.settings import Settings
 from api.app import COMMON_ROUTERS, create_app
@@ -24,6 +26,7 @@ from api.bootstrap import COMMANDS, QUERIES, ROLES, api_sides, build_for, choose
 from api.composition import Container, Part, PartNotBuiltError
 from api.consistency import TOKEN_HEADER as TOKEN
 from tests import isolation_matrix
+from tests.fakes.http_server import FakeHTTPServer
 from tests.isolation_matrix import app_routes
 from tests.unit.api.graph_samples import calculator
 
@@ -179,6 +182,57 @@ def test_the_commands_app_alone_writes_and_the_queries_app_reads_it_after_the_pr
             assert queries.get("/external-api/v1/me", headers=raw_key).status_code == 401
     finally:
         reader.close()
+
+
+class MethodRouter:
+    """What the proxy in front of a split deployment does: GET, HEAD and WebSockets to queries, the rest to commands.
+
+    Both apps' lifespans run in this app's event loop, as two processes would each run theirs.
+    """
+
+    def __init__(self, commands: FastAPI, queries: FastAPI) -> None:
+        self.commands = commands
+        self.queries = queries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            async with AsyncExitStack() as stack:
+                await receive()
+                for app in (self.commands, self.queries):
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+                await send({"type": "lifespan.startup.complete"})
+                await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        reads = scope["type"] == "websocket" or scope["method"] in ("GET", "HEAD")
+        await (self.queries if reads else self.commands)(scope, receive, send)
+
+
+@pytest.fixture
+def slow() -> Iterator[str]:
+    """A URL that answers only after the test is done: the owner's running run waits on it."""
+    with FakeHTTPServer() as server:
+        server.delay("/slow", 60)
+        yield server.url("/slow")
+
+
+def test_the_isolation_matrix_passes_on_the_two_halves_behind_a_method_router(slow: str, tmp_path: Path) -> None:
+    """Every route, called as the split deployment serves it: each half with only its role's parts."""
+    settings = Settings(AGENTGRAPH_HTTP_ALLOW_PRIVATE_NETWORKS=True, AGENTGRAPH_DATA_DIR=tmp_path / "data")
+    writer = build_for(["api-commands", "executor"], settings)
+    reader = build_for(["api-queries", "projector"], settings)
+    try:
+        commands = create_app(writer, sides={COMMANDS}, run_executor=True)
+        queries = create_app(reader, sides={QUERIES}, run_projector=True)
+        proxy = MethodRouter(commands, queries)
+        whole = create_app(writer)  # not started: its route table is what the matrix must cover
+        assert route_table(whole) == route_table(commands) | route_table(queries)
+        with TestClient(proxy) as client:
+            failures = isolation_matrix.run_matrix(whole, client, writer, slow)
+        assert not failures, "\n".join(failures)
+    finally:
+        reader.close()
+        writer.close()
 
 
 def _admin(container: Container) -> dict[str, str]:
