@@ -61,7 +61,8 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     api_keys.queries,
     external.queries,
 )
-"""GET and ``/ws``: read models only, besides a run's replay from its log (role ``api-queries``)."""
+"""GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
+read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""
 
 
 def routers_for(sides: Collection[str]) -> list[APIRouter]:
