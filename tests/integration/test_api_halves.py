@@ -1,10 +1,12 @@
 """The API in two halves, as real processes on one PostgreSQL: a write through one, read through the other.
 
-``agentgraph serve --role api-commands``, ``--role api-queries`` and
-``--role projector`` (the read side needs one somewhere), set up by
-``agentgraph db init``. A graph created through the commands process is
-read through the queries process with the consistency token the command
-answered; each half refuses the other's methods.
+``agentgraph serve --role api-commands``, ``--role api-queries``,
+``--role projector`` (the read side needs one somewhere) and ``--role
+executor``, set up by ``agentgraph db init``. A graph created through the
+commands process is read through the queries process with the consistency
+token the command answered; a run started through the commands process is
+followed to its end on the queries process's SSE stream and read there;
+each half refuses the other's methods.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,8 +65,9 @@ def test_a_graph_written_through_the_commands_process_is_read_through_the_querie
         [sys.executable, "-m", "api.cli", "db", "init"], env=env, capture_output=True, text=True, timeout=120
     )
     assert init.returncode == 0, init.stderr
-    processes.start("projector", env)
-    processes.wait_for_line("projector", "running: projector")
+    for worker in ("projector", "executor"):
+        processes.start(worker, env)
+        processes.wait_for_line(worker, f"running: {worker}")
     commands = _serve(processes, "api-commands", env)
     queries = _serve(processes, "api-queries", env)
     assert "roles api-commands" in processes.log("api-commands").read_text()
@@ -83,6 +88,28 @@ def test_a_graph_written_through_the_commands_process_is_read_through_the_querie
     listed = httpx.get(f"{queries}/api/graphs", headers=read_own_write, timeout=10).json()
     assert [meta["id"] for meta in listed] == [graph_id]
 
+    started = httpx.post(
+        f"{commands}/api/graphs/{graph_id}/execute/1",
+        json={"inputs": {"Input": 8}},
+        headers=headers,
+        timeout=10,
+    )
+    assert started.status_code == 200, started.text
+    run_id = started.json()["id"]
+    with httpx.stream(
+        "GET", f"{queries}/api/executions/{run_id}/events", headers=headers, timeout=60
+    ) as stream:  # replays from the executions log, then live, and ends with the run
+        assert stream.status_code == 200
+        events = [line.removeprefix("event: ") for line in stream.iter_lines() if line.startswith("event: ")]
+    assert events[-1] == "graph_execution_event" and "node_execution_event" in events
+    run_seen = {**headers, "X-Consistency-Token": started.headers["X-Consistency-Token"]}
+    deadline = time.monotonic() + 30
+    while (run := _run(queries, run_seen, graph_id, run_id))["status"] in ("QUEUED", "RUNNING"):
+        assert time.monotonic() < deadline, processes.logs()
+        time.sleep(0.2)
+    assert run["status"] == "COMPLETED", run
+    assert run["outputs"] == {"Output": [42.0]}
+
     # each half answers only its own methods
     assert httpx.post(f"{queries}/api/graphs", json={"graph": calculator()}, headers=headers).status_code == 405
     assert httpx.get(f"{commands}/api/graphs", headers=headers, timeout=10).status_code == 405
@@ -91,4 +118,16 @@ def test_a_graph_written_through_the_commands_process_is_read_through_the_querie
 
     codes = processes.stop_all()
     # uvicorn re-raises the SIGTERM it caught; the projector ends cleanly
-    assert codes == {"projector": 0, "api-commands": -signal.SIGTERM, "api-queries": -signal.SIGTERM}, processes.logs()
+    assert codes == {
+        "projector": 0,
+        "executor": 0,
+        "api-commands": -signal.SIGTERM,
+        "api-queries": -signal.SIGTERM,
+    }, processes.logs()
+
+
+def _run(base: str, headers: dict[str, str], graph_id: str, run_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{base}/api/graphs/{graph_id}/executions/{run_id}", headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
