@@ -141,7 +141,6 @@ def create_app(
         default_response_class=SafeJSONResponse,
     )
     app.state.container = the_container
-    app.state.sides = serving
     if live_updates:
         app.state.live_hub = build_hub(the_container)  # its ``connections`` is the websocket_connections gauge
     # until the lifespan starts services; None where the process cannot see every event store (api-queries)
