@@ -21,6 +21,17 @@ How a key is checked, per request:
 The acting user is the key's owner; the key's id and owner are recorded in
 ``application.command_metadata`` for the events the request's command writes
 (in this ``async`` dependency, so the values reach the endpoint).
+
+On the query side (``agentgraph serve --role api-queries``) a key is checked
+the same way, so that process builds the accounts event store, alone
+(``Part.ACCOUNTS``: no graphs store, no executions commands). Verifying from
+the ``api_keys`` read model instead was weighed and refused: the read model
+would have to hold each key's salt and scrypt hash (today it holds neither,
+by design), and a key revoked a moment ago would still open every GET route
+until the projector caught up. Checking a credential is not a query on the
+domain: it reads the one aggregate whose state must be current. The same
+process notes uses for ``last_used_at`` and records them (``ApiKey.Used``)
+in that store, as any API process does.
 """
 
 from __future__ import annotations

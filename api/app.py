@@ -1,12 +1,22 @@
-"""The FastAPI application: routers, middleware and error handlers."""
+"""The FastAPI application: routers, middleware and error handlers, for one side of the API or both.
+
+Commands and queries are deployed and scaled apart (``agentgraph serve --role
+api-commands | api-queries | api``): ``COMMAND_ROUTERS`` hold every
+POST/PUT/PATCH/DELETE route (they change aggregates), ``QUERY_ROUTERS`` every
+GET route and ``/ws`` (they read the read models), ``COMMON_ROUTERS`` what
+each process serves about itself (``/health``, ``/ready``, ``/metrics``, the
+admin pipeline figures). Either side's app works alone, with the parts its
+role builds (``api.bootstrap.ROLES``); a proxy in front routes by method
+(GET and the WebSocket upgrade to queries, the rest to commands).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
@@ -18,7 +28,7 @@ from adapters.rate_limit.limiter import RateLimiter
 from adapters.rate_limit.redis_window import RedisSlidingWindow
 from adapters.settings import Settings
 from api.api_key_auth import close_authenticator, known_api_keys
-from api.bootstrap import build_for, build_pipeline_metrics, run_services
+from api.bootstrap import COMMANDS, QUERIES, api_role, build_for, build_pipeline_metrics, run_services
 from api.composition import Container, Part
 from api.errors import install_error_handlers
 from api.json_response import SafeJSONResponse
@@ -29,16 +39,58 @@ from api.readiness import readiness_checks
 from api.request_metrics import RequestMetricsMiddleware
 from api.routers import admin, api_keys, blocks, executions, external, graphs, health, live
 
+SIDES = frozenset({COMMANDS, QUERIES})
+"""The two sides of the API; ``create_app`` serves both unless told otherwise."""
+
+COMMON_ROUTERS: tuple[APIRouter, ...] = (health.router, admin.operations)
+"""Served by every API process: probes, metrics and pipeline figures are about the process answering."""
+COMMAND_ROUTERS: tuple[APIRouter, ...] = (
+    blocks.commands,
+    graphs.commands,
+    executions.commands,
+    api_keys.commands,
+    external.commands,
+)
+"""POST/PUT/PATCH/DELETE: each loads an aggregate, calls one verb and saves (role ``api-commands``)."""
+QUERY_ROUTERS: tuple[APIRouter, ...] = (
+    blocks.queries,
+    graphs.queries,
+    executions.queries,
+    admin.queries,
+    live.router,
+    api_keys.queries,
+    external.queries,
+)
+"""GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
+read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""
+
+
+def routers_for(sides: Collection[str]) -> list[APIRouter]:
+    """The routers an app serving ``sides`` includes, in inclusion order (common ones first)."""
+    unknown = set(sides) - SIDES
+    if unknown or not sides:
+        raise ValueError(f"sides must be some of {sorted(SIDES)}, not {sorted(sides)}")
+    return [
+        *COMMON_ROUTERS,
+        *(COMMAND_ROUTERS if COMMANDS in sides else ()),
+        *(QUERY_ROUTERS if QUERIES in sides else ()),
+    ]
+
 
 def create_app(
     container: Container | None = None,
     *,
+    sides: Collection[str] = SIDES,
     run_executor: bool = False,
     run_projector: bool = False,
     run_relay: bool = False,
     run_notifier: bool = False,
 ) -> FastAPI:
-    """Build the API around ``container`` (built for the roles asked for, from the environment, if None).
+    """Build the API serving ``sides`` around ``container`` (built from the environment if None).
+
+    ``sides`` is ``{"commands"}``, ``{"queries"}`` or both (the default); the
+    container needs the parts of the matching role (``api-commands``,
+    ``api-queries``, ``api``). Only the query side holds the live-updates hub.
 
     With ``run_executor`` / ``run_projector`` / ``run_relay`` / ``run_notifier`` those roles run
     inside the API's event loop (``agentgraph serve`` with all roles is the
@@ -56,8 +108,11 @@ def create_app(
         )
         if on
     ]
+    serving = frozenset(sides)
+    routers = routers_for(serving)
+    live_updates = QUERIES in serving
     owned = container is None
-    the_container = container or build_for(["api", *workers], Settings())
+    the_container = container or build_for([api_role(serving), *workers], Settings())
     metrics = PlatformMetrics()  # one registry per app: tests building many apps do not collide
 
     @asynccontextmanager
@@ -65,7 +120,7 @@ def create_app(
         try:
             async with (
                 run_services(the_container, workers, observer=metrics) as pipeline,
-                run_live_updates(the_container, app.state.live_hub),
+                run_live_updates(the_container, app.state.live_hub) if live_updates else nullcontext(),
             ):
                 if pipeline is not None:
                     app.state.pipeline_metrics = pipeline  # now with the counters of its services
@@ -86,26 +141,20 @@ def create_app(
         default_response_class=SafeJSONResponse,
     )
     app.state.container = the_container
-    app.state.live_hub = build_hub(the_container)  # its ``connections`` is the websocket_connections gauge
-    app.state.pipeline_metrics = build_pipeline_metrics(the_container)  # until the lifespan starts services
+    if live_updates:
+        app.state.live_hub = build_hub(the_container)  # its ``connections`` is the websocket_connections gauge
+    # until the lifespan starts services; None where the process cannot see every event store (api-queries)
+    app.state.pipeline_metrics = (
+        build_pipeline_metrics(the_container) if {Part.LOGS, Part.READ_STORE} <= the_container.parts else None
+    )
     app.state.metrics = metrics
     metrics.register(PipelineCollector(lambda: app.state.pipeline_metrics))
     settings = the_container.settings
     app.state.readiness_checks = readiness_checks(the_container, uses_kafka=bool(workers))
     app.state.rate_limiter = rate_limiter(the_container)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(blocks.router)
-    app.include_router(graphs.commands)
-    app.include_router(graphs.queries)
-    app.include_router(executions.commands)
-    app.include_router(executions.queries)
-    app.include_router(admin.router)
-    app.include_router(live.router)
-    app.include_router(api_keys.commands)
-    app.include_router(api_keys.queries)
-    app.include_router(external.commands)
-    app.include_router(external.queries)
+    for router in routers:
+        app.include_router(router)
     # added first, so innermost: a 429 still gets the security headers and is counted in the metrics
     app.add_middleware(
         RateLimitMiddleware,

@@ -1,7 +1,10 @@
 """The composition root per role: which parts each role needs and which service it starts.
 
 ``ROLES`` is the one table; the CLI (``agentgraph serve --role ...``) and the
-app's lifespan both read it. A process builds the union of its roles' parts
+app's lifespan both read it. The API comes whole (``api``) or in halves
+scaled apart: ``api-commands`` (POST/PUT/PATCH/DELETE: the aggregates) and
+``api-queries`` (GET and ``/ws``: the read models); both halves asked for
+together are ``api``. A process builds the union of its roles' parts
 (``build_for``) and starts their services (``run_services``), so a Kafka
 executor opens no read store and needs no JWT key, a relay opens no read
 store, and the API opens no executor unless it runs that role too.
@@ -222,12 +225,32 @@ class Role:
     """Only meaningful in distributed mode with Kafka."""
     needs_redis: bool = False
     """Only meaningful with Redis (``AGENTGRAPH_REDIS_URL``)."""
+    serves: frozenset[str] = frozenset()
+    """The API sides it serves (``api.app.SIDES``): commands, queries, both, or none (a worker role)."""
+    by_default: bool = True
+    """Run when no role is asked for (the API halves are not: ``api`` is both)."""
+
+
+COMMANDS = "commands"
+QUERIES = "queries"
+
+API_COMMANDS_NEEDS = frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS, Part.REDIS})
+"""The command side: the aggregates (every store: LOGS holds accounts, for the API-key commands, and the
+heads ``/metrics`` reports), block workers (``POST /api/blocks/{id}/execute``), and the read store: creating
+an API key answers once its read model shows it (the external API finds keys there, by head), a stop answers
+the run as the read model shows it, and each external-API command checks its key's head there too."""
+API_QUERIES_NEEDS = frozenset({Part.READ_STORE, Part.JWT, Part.REDIS, Part.ACCOUNTS, Part.RUN_EVENTS})
+"""The query side: the read models, and two stores read for what no read model holds: accounts (an API
+key's current state, ``api.api_key_auth``) and executions (a run's replay for ``/ws`` and SSE, and the
+in-process notifier without Redis). No graphs store, no block workers."""
 
 
 ROLES: dict[str, Role] = {
     role.name: role
     for role in (
-        Role("api", frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS, Part.REDIS})),
+        Role("api", API_COMMANDS_NEEDS | API_QUERIES_NEEDS, serves=frozenset({COMMANDS, QUERIES})),
+        Role("api-commands", API_COMMANDS_NEEDS, serves=frozenset({COMMANDS}), by_default=False),
+        Role("api-queries", API_QUERIES_NEEDS, serves=frozenset({QUERIES}), by_default=False),
         Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
         Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
         Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS}), service=ExecutorService),
@@ -261,7 +284,7 @@ def choose_roles(requested: str | None, settings: Settings) -> list[str]:
         return [
             name
             for name, role in ROLES.items()
-            if (distributed_kafka or not role.needs_kafka) and (redis or not role.needs_redis)
+            if role.by_default and (distributed_kafka or not role.needs_kafka) and (redis or not role.needs_redis)
         ]
     names = {part.strip() for part in requested.split(",") if part.strip()}
     refused = sorted(names & REFUSED_ROLES.keys())
@@ -274,7 +297,19 @@ def choose_roles(requested: str | None, settings: Settings) -> list[str]:
         raise RoleError(RELAY_NEEDS)
     if not redis and any(ROLES[name].needs_redis for name in names):
         raise RoleError(NOTIFIER_NEEDS)
+    if api_sides(names) == ROLES["api"].serves:
+        names = (names - {name for name, role in ROLES.items() if role.serves}) | {"api"}  # both halves: api
     return [name for name in ROLES if name in names]
+
+
+def api_sides(roles: Collection[str]) -> frozenset[str]:
+    """The API sides ``roles`` serve (empty: no API in this process)."""
+    return frozenset().union(*(ROLES[name].serves for name in roles))
+
+
+def api_role(sides: Collection[str]) -> str:
+    """The API role that serves exactly ``sides``."""
+    return next(name for name, role in ROLES.items() if role.serves == frozenset(sides))
 
 
 def parts_for(roles: Collection[str], settings: Settings) -> frozenset[Part]:

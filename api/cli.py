@@ -91,8 +91,9 @@ def serve(
     role: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated roles to run: api, relay, projector, executor "
-            "(default: all in one process; the relay only with PostgreSQL and Kafka)"
+            help="Comma-separated roles to run: api (or its halves api-commands, api-queries), relay, "
+            "projector, executor, notifier (default: all in one process; the relay only with PostgreSQL "
+            "and Kafka, the notifier only with Redis)"
         ),
     ] = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default AGENTGRAPH_HOST or 127.0.0.1)")] = None,
@@ -100,12 +101,12 @@ def serve(
 ) -> None:
     """Run the platform (every role in one process) or some of its roles.
 
-    Distributed (AGENTGRAPH_DATABASE_URL set), run `agentgraph db init` first; only the api role needs JWT_VERIFY_KEY.
+    Distributed (AGENTGRAPH_DATABASE_URL set), run `agentgraph db init` first; only the api roles need JWT_VERIFY_KEY.
     """
     import uvicorn
 
     from api.app import create_app
-    from api.bootstrap import RoleError, build_for, choose_roles
+    from api.bootstrap import RoleError, api_sides, build_for, choose_roles
     from api.composition import TablesMissingError
     from api.http_protocol import with_request_deadline
 
@@ -123,7 +124,8 @@ def serve(
     mode = "embedded" if settings.embedded else "distributed"
     console.print(f"agentgraph: [bold]{mode}[/bold] mode, roles {', '.join(roles)}, events in {where}", soft_wrap=True)
     try:
-        if "api" not in roles:
+        sides = api_sides(roles)
+        if not sides:
             asyncio.run(_run_workers(container, roles))
             return
         if container.jwt.generated_path is not None:
@@ -134,6 +136,7 @@ def serve(
             )
         api = create_app(
             container,
+            sides=sides,
             run_executor="executor" in roles,
             run_projector="projector" in roles,
             run_relay="relay" in roles,

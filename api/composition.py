@@ -17,7 +17,7 @@ from uuid import UUID
 
 import redis.asyncio as aioredis
 from eventsourcing.application import Application
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from adapters.block_workers import BlockWorkerPool
 from adapters.blocks.http import HttpPolicy, http_blocks
@@ -55,6 +55,8 @@ class Part(enum.Enum):
     JWT = "the JWT verification key"
     BLOCK_WORKERS = "the worker processes that run CPU-bound blocks (started with the first such block)"
     REDIS = "the Redis client (only when AGENTGRAPH_REDIS_URL is set; embedded mode has none)"
+    ACCOUNTS = "the accounts event store (API keys: the external API checks each key's state there)"
+    RUN_EVENTS = "the executions event store (live updates read it: a run's replay, the in-process notifier)"
 
 
 EVERY_PART = frozenset(Part)
@@ -85,6 +87,7 @@ class Container:
         jwt: JWTConfig | None = None,
         block_workers: BlockWorkerPool | None = None,
         redis: aioredis.Redis | None = None,
+        accounts: AccountsApplication | None = None,
     ) -> None:
         self.settings = settings
         self.blocks = blocks
@@ -95,6 +98,8 @@ class Container:
         self._jwt = jwt
         self._block_workers = block_workers
         self._redis = redis
+        later_accounts = (later_contexts or {}).get("accounts")
+        self._accounts = accounts or (later_accounts if isinstance(later_accounts, AccountsApplication) else None)
 
     @property
     def parts(self) -> frozenset[Part]:
@@ -106,6 +111,8 @@ class Container:
             Part.JWT: self._jwt is not None,
             Part.BLOCK_WORKERS: self._block_workers is not None,
             Part.REDIS: self._redis is not None,
+            Part.ACCOUNTS: self._accounts is not None,
+            Part.RUN_EVENTS: self._executions is not None,
         }
         return frozenset(part for part, present in built.items() if present)
 
@@ -116,15 +123,13 @@ class Container:
 
     @property
     def executions(self) -> ExecutionsApplication:
-        """The executions context."""
-        return _built(self._executions, Part.STORES)
+        """The executions context (built with the stores, or alone for live updates: ``Part.RUN_EVENTS``)."""
+        return _built(self._executions, Part.RUN_EVENTS)
 
     @property
     def accounts(self) -> AccountsApplication:
-        """The accounts context (API keys); built with every context's log."""
-        app = _built(self._later_contexts, Part.LOGS)["accounts"]
-        assert isinstance(app, AccountsApplication)
-        return app
+        """The accounts context (API keys): built with every context's log, or alone (``Part.ACCOUNTS``)."""
+        return _built(self._accounts, Part.ACCOUNTS)
 
     @property
     def api_key_queries(self) -> ApiKeyQueries:
@@ -175,7 +180,10 @@ class Container:
 
     def close(self) -> None:
         """Release what was built (database connections)."""
-        for app in (self._graphs, self._executions, *(self._later_contexts or {}).values()):
+        apps = [self._graphs, self._executions, *(self._later_contexts or {}).values()]
+        if self._accounts is not None and all(self._accounts is not app for app in apps):
+            apps.append(self._accounts)  # built alone (``Part.ACCOUNTS`` without ``Part.LOGS``)
+        for app in apps:
             if app is not None:
                 app.close()
         if self._read_store is not None:
@@ -208,17 +216,22 @@ def build_container(
     blocks = blocks or build_block_registry(settings)
     wanted = set(parts)
     if Part.LOGS in wanted:
-        wanted.add(Part.STORES)  # every context's log includes the graphs and executions logs
+        # every context's log includes the graphs and executions logs, and the accounts store
+        wanted |= {Part.STORES, Part.ACCOUNTS}
+    if Part.STORES in wanted:
+        wanted.add(Part.RUN_EVENTS)
     jwt = load_jwt_config(settings) if Part.JWT in wanted else None
     graphs: GraphsApplication | None = None
     executions: ExecutionsApplication | None = None
     later: dict[str, Application[UUID]] | None = None
+    accounts: AccountsApplication | None = None
     read_store: ReadStore | None = None
     try:
         if Part.STORES in wanted:
             graphs = GraphsApplication(
                 event_store_env(settings, "graphs", create_table=create_tables), lookup=blocks.get
             )
+        if Part.RUN_EVENTS in wanted:
             executions = ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables))
         if Part.LOGS in wanted:
             # only accounts is written to (API keys, checked on every external-API request)
@@ -230,10 +243,14 @@ def build_container(
                 )
                 for context, app_class in LATER_CONTEXTS.items()
             }
+        elif Part.ACCOUNTS in wanted:
+            accounts = AccountsApplication(event_store_env(settings, "accounts", create_table=create_tables))
         if Part.READ_STORE in wanted:
             read_store = build_read_store(settings, create_tables=create_tables)
     except BaseException:
-        Container(settings, blocks, graphs=graphs, executions=executions, later_contexts=later).close()
+        Container(
+            settings, blocks, graphs=graphs, executions=executions, later_contexts=later, accounts=accounts
+        ).close()
         raise
     return Container(
         settings,
@@ -241,6 +258,7 @@ def build_container(
         graphs=graphs,
         executions=executions,
         later_contexts=later,
+        accounts=accounts,
         read_store=read_store,
         jwt=jwt,
         block_workers=BlockWorkerPool(settings.block_workers) if Part.BLOCK_WORKERS in wanted else None,
@@ -276,11 +294,7 @@ class TablesMissingError(RuntimeError):
 def check_tables(container: Container) -> None:
     """Fail clearly when the tables of the parts this container built do not exist yet."""
     missing: list[str] = []
-    stores: dict[str, Application[UUID]] = {}
-    if Part.STORES in container.parts:
-        stores = {"graphs": container.graphs, "executions": container.executions}
-    if Part.LOGS in container.parts:
-        stores = {context: event_log.app for context, event_log in container.event_logs.items()}
+    stores = event_stores(container)
     for context, app in stores.items():
         try:
             EventLog(context, app).head()
@@ -293,6 +307,20 @@ def check_tables(container: Container) -> None:
             missing.append("read.projection_positions")
     if missing:
         raise TablesMissingError(f"tables missing ({', '.join(missing)}): run `agentgraph db init` first")
+
+
+def event_stores(container: Container) -> dict[str, Application[UUID]]:
+    """context -> application, for every event store ``container`` built (all of them, or some alone)."""
+    if Part.LOGS in container.parts:
+        return {context: event_log.app for context, event_log in container.event_logs.items()}
+    stores: dict[str, Application[UUID]] = {}
+    if Part.STORES in container.parts:
+        stores["graphs"] = container.graphs
+    if Part.RUN_EVENTS in container.parts:
+        stores["executions"] = container.executions
+    if Part.ACCOUNTS in container.parts:
+        stores["accounts"] = container.accounts
+    return stores
 
 
 async def get_container(request: Request) -> Container:
@@ -309,9 +337,27 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 def get_pipeline_metrics(request: Request) -> PipelineMetrics:
-    """FastAPI dependency: the running app's pipeline metrics (with its relay and projector counters)."""
-    metrics: PipelineMetrics = request.app.state.pipeline_metrics
+    """FastAPI dependency: the running app's pipeline metrics (with its relay and projector counters).
+
+    503 in a process without every event store and the read store (``api-queries``): the figures
+    are the stores' heads against the read models' positions; an ``api`` or ``api-commands`` process has them.
+    """
+    metrics: PipelineMetrics | None = request.app.state.pipeline_metrics
+    if metrics is None:
+        raise PipelineNotHereError()
     return metrics
+
+
+class PipelineNotHereError(HTTPException):
+    """503: this process cannot see the whole pipeline (an ``api-queries`` process)."""
+
+    code = "not_served_here"
+
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=503,
+            detail="This process does not read every event store (role api-queries): ask an api or api-commands one",
+        )
 
 
 PipelineMetricsDep = Annotated[PipelineMetrics, Depends(get_pipeline_metrics)]

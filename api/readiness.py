@@ -1,9 +1,9 @@
 """``/ready``: is every backend this process uses answering, each within a short timeout.
 
-Only what this process uses is checked: the event stores (when it built
-them), the read database (when it built it), Redis (when configured), and
-Kafka (when it runs a role that consumes or produces, with Kafka
-configured). Kafka is checked by opening a TCP connection to each bootstrap
+Only what this process uses is checked: the event stores it built (all, or
+the two an ``api-queries`` process reads), the read database (when it built
+it), Redis (when configured), and Kafka (when it runs a role that consumes
+or produces, with Kafka configured). Kafka is checked by opening a TCP connection to each bootstrap
 server: cheap, and what a consumer needs first; a full metadata round trip
 would cost a client per probe. Each check runs in a thread with
 ``AGENTGRAPH_READY_TIMEOUT_SECONDS``, all at once, so a hung database makes
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from adapters.event_log import EventLog
-from api.composition import Container, Part
+from api.composition import Container, Part, event_stores
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,14 @@ def readiness_checks(container: Container, *, uses_kafka: bool) -> dict[str, Che
 
         return run
 
-    if Part.STORES in container.parts:
+    stores = event_stores(container)
+    if stores:
 
-        def event_stores() -> None:
-            logs = (
-                container.event_logs
-                if Part.LOGS in container.parts
-                else {
-                    "graphs": EventLog("graphs", container.graphs),
-                    "executions": EventLog("executions", container.executions),
-                }
-            )
-            for event_log in logs.values():
-                event_log.head()
+        def event_stores_answer() -> None:
+            for context, app in stores.items():
+                EventLog(context, app).head()
 
-        checks["event_stores"] = _in_thread(event_stores)
+        checks["event_stores"] = _in_thread(event_stores_answer)
     if Part.READ_STORE in container.parts:
         checks["read_database"] = _in_thread(lambda: container.read_store.positions("graphs"))
     redis = container.redis

@@ -1,4 +1,9 @@
-"""``/api/admin``: support tooling for admins (role ``admin`` in the token)."""
+"""``/api/admin``: support tooling for admins (role ``admin`` in the token).
+
+``queries`` reads the read models (the query side); ``operations`` reports on
+the process itself, as ``/metrics`` does, so every API process serves it
+(one without every event store answers 503: see ``api.composition.get_pipeline_metrics``).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,17 @@ from api.consistency import GraphsConsistent
 from api.errors import responses
 from projections.graphs.models import GraphMeta
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422, 503))
+queries = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422, 503))
+operations = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(400, 401, 403, 422, 503))
 
 
-@router.get("/users/{user_id}/graphs", summary="List any user's graphs (admins only)", dependencies=[GraphsConsistent])
+@queries.get("/users/{user_id}/graphs", summary="List any user's graphs (admins only)", dependencies=[GraphsConsistent])
 def list_user_graphs(user_id: str, _: AdminUser, container: ContainerDep) -> list[GraphMeta]:
     """The active version of each of ``user_id``'s graphs; 403 for non-admins."""
     return container.graph_queries.list_graphs(user_id)
 
 
-@router.get("/metrics/pipeline", summary="Event pipeline lag and throughput (admins only)")
+@operations.get("/metrics/pipeline", summary="Event pipeline lag and throughput (admins only)")
 def pipeline_metrics(_: AdminUser, metrics: PipelineMetricsDep) -> PipelineSnapshot:
     """Heads of the event stores, relay and projector lag against them, and this process's throughput.
 

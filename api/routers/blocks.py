@@ -1,4 +1,4 @@
-"""``/api/blocks``: the block library, and running one block on its own."""
+"""``/api/blocks``: the block library (``queries``), and running one block on its own (``commands``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from api.json_response import SafeJSONResponse, finite_json
 from domain.blocks.base import BlockExecutionError, RunContext
 from domain.json_codec import check_json_limits
 
-router = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
+commands = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
+queries = APIRouter(prefix="/api/blocks", tags=["blocks"], responses=responses(400, 401, 404, 413, 422))
 
 
 class BlockCategoryInfo(BaseModel):
@@ -47,13 +48,13 @@ class BlockInfo(BaseModel):
     )
 
 
-@router.get("", summary="List every block with its JSON Schemas")
+@queries.get("", summary="List every block with its JSON Schemas")
 def list_blocks(_: CurrentUser, container: ContainerDep) -> list[BlockInfo]:
     """Every block (AutoGPT's BlockInfo)."""
     return [BlockInfo.model_validate(block.info()) for block in container.blocks.all() if not block.disabled]
 
 
-@router.post(
+@commands.post(
     "/{block_id}/execute",
     summary="Run one block on an input dict",
     response_model=dict[str, list[Any]],

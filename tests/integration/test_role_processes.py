@@ -25,7 +25,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.serving import free_port, wait_until_healthy
+from tests.serving import Processes, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -45,50 +45,6 @@ def env(postgres_dsn: str, kafka_bootstrap: str, kafka_topic_prefix: str, tmp_pa
         "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
         "COLUMNS": "400",
     }
-
-
-class Processes:
-    """``agentgraph serve --role ROLE`` processes, each with its log; all stopped (SIGTERM) at the end."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.started: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--role", role],
-            env=env,
-            stdout=self.log(role).open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        self.started[role] = process
-        return process
-
-    def log(self, role: str) -> Path:
-        return self.tmp_path / f"{role}.log"
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {role}\n{self.log(role).read_text()}" for role in self.started)
-
-    def wait_for_line(self, role: str, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log(role).read_text():
-            assert self.started[role].poll() is None, f"{role} exited:\n{self.logs()}"
-            assert time.monotonic() < deadline, f"{role} never logged {text!r}:\n{self.logs()}"
-            time.sleep(0.1)
-
-    def stop_all(self) -> dict[str, int | None]:
-        codes: dict[str, int | None] = {}
-        for process in self.started.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for role, process in self.started.items():
-            try:
-                codes[role] = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes[role] = None
-        return codes
 
 
 @pytest.fixture
