@@ -109,8 +109,8 @@ def create_app(
     app.include_router(api_keys.queries)
     app.include_router(external.commands)
     app.include_router(external.queries)
-    # added first, so innermost: a 500, 429 still gets the security headers and is counted in the metrics
-    app.add_middleware(UnhandledErrorMiddleware)  # a bug's 500 passes through every middleware below
+    # added first, so innermost: a bug's 500 or a 429 still gets the security headers and is counted in the metrics
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=app.state.rate_limiter,
