@@ -38,7 +38,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     """``serve(JWT_VERIFY_KEY=..., ...)`` -> a client of an API started with those settings."""
     opened: list[Any] = []
 
-    def start(**env: str) -> TestClient:
+    def start(**env: Any) -> TestClient:
         container = build_container(Settings(AGENTGRAPH_DATA_DIR=tmp_path / f"data{len(opened)}", **env))
         client = TestClient(create_app(container))
         client.__enter__()
@@ -106,7 +106,7 @@ def test_an_empty_sub_is_401(serve: Any) -> None:
         ({"JWT_ALGORITHM": "RS256"}, "needs JWT_VERIFY_KEY"),
     ],
 )
-def test_keys_that_do_not_fit_the_algorithm_refuse_to_start(tmp_path: Path, env: dict[str, str], message: str) -> None:
+def test_keys_that_do_not_fit_the_algorithm_refuse_to_start(tmp_path: Path, env: dict[str, Any], message: str) -> None:
     with pytest.raises(JWTKeyError, match=message):
         load_jwt_config(Settings(AGENTGRAPH_DATA_DIR=tmp_path, **env))
 
