@@ -120,8 +120,8 @@ def create_app(
         on_fail_open=metrics.rate_limit_fail_open.inc,
         known_api_key=known_api_keys(app),
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the body limit: a 413 gets them too
     add_cors(app, settings.cors_allowed_origins)  # outside the limits: a browser can read a 413 or 429
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # sees every answer
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries X-Request-ID
