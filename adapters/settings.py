@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 from platformdirs import user_data_path
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.json_codec import MAX_JSON_BYTES
 
@@ -28,7 +29,14 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = Field(default="agentgraph", alias="AGENTGRAPH_KAFKA_TOPIC_PREFIX")
     kafka_partitions: int = Field(default=6, ge=1, alias="AGENTGRAPH_KAFKA_PARTITIONS")
     jwt_verify_key: str | None = Field(default=None, alias="JWT_VERIFY_KEY")
-    jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
+    # unset: HS256 for a secret, inferred from a PEM public key's type (adapters.jwt_keys)
+    jwt_algorithm: str | None = Field(default=None, alias="JWT_ALGORITHM")
+    # production refuses short HMAC keys and the generated dev key (adapters.jwt_keys)
+    env: Literal["development", "production"] = Field(default="development", alias="AGENTGRAPH_ENV")
+    # browser origins allowed to call the API (comma-separated; empty: no CORS headers at all)
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="AGENTGRAPH_CORS_ALLOWED_ORIGINS"
+    )
     host: str = Field(default="127.0.0.1", alias="AGENTGRAPH_HOST")
     port: int = Field(default=8000, alias="AGENTGRAPH_PORT")
     # the transport's cap, never below the JSON value limit: a body the value limits accept must arrive
@@ -64,6 +72,13 @@ class Settings(BaseSettings):
     """permessage-deflate on ``/ws``, when a client offers it. Off: live frames are a few hundred bytes, and
     compressing each one for each socket cost a quarter of the API's CPU in the 1,000-client fan-out benchmark."""
 
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
     @field_validator("rate_limits")
     @classmethod
     def _rate_limits_are_paths_and_counts(cls, limits: dict[str, int]) -> dict[str, int]:
@@ -76,6 +91,11 @@ class Settings(BaseSettings):
     def live_channel(self) -> str:
         """The Redis pub/sub channel of live updates (notifier -> API processes)."""
         return f"{self.redis_key_prefix}live"
+
+    @property
+    def production(self) -> bool:
+        """True with ``AGENTGRAPH_ENV=production``: the stricter startup checks apply."""
+        return self.env == "production"
 
     @property
     def embedded(self) -> bool:

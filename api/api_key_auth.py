@@ -171,7 +171,7 @@ async def get_api_key_caller(
     if key is None:
         raise _unauthorized("Invalid API key")
     caller = ApiKeyCaller(api_key_id=str(key.id), user_id=key.user_id, permissions=frozenset(key.permissions))
-    record_actor(request, user_id=caller.user_id, api_key_id=caller.api_key_id)
+    record_actor(user_id=caller.user_id, api_key_id=caller.api_key_id)
     authenticator.note_use(key.id)
     return caller
 

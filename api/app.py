@@ -30,12 +30,15 @@ from adapters.settings import Settings
 from api.api_key_auth import close_authenticator, known_api_keys
 from api.bootstrap import COMMANDS, QUERIES, api_role, build_for, build_pipeline_metrics, run_services
 from api.composition import Container, Part
-from api.errors import install_error_handlers
+from api.cors import add_cors
+from api.errors import UnhandledErrorMiddleware, install_error_handlers
 from api.json_response import SafeJSONResponse
 from api.live_updates import build_hub, run_live_updates
 from api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from api.openapi_security import declare_auth
 from api.rate_limit import RateLimitMiddleware
 from api.readiness import readiness_checks
+from api.request_context import RequestIdMiddleware
 from api.request_metrics import RequestMetricsMiddleware
 from api.routers import admin, api_keys, blocks, executions, external, graphs, health, live
 
@@ -155,7 +158,8 @@ def create_app(
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    # added first, so innermost: a 429 still gets the security headers and is counted in the metrics
+    # added first, so innermost: a bug's 500 or a 429 still gets the security headers and is counted in the metrics
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=app.state.rate_limiter,
@@ -165,9 +169,11 @@ def create_app(
         on_fail_open=metrics.rate_limit_fail_open.inc,
         known_api_key=known_api_keys(app),
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=the_container.settings.max_body_bytes)
-    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: sees every answer
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the body limit: a 413 gets them too
+    add_cors(app, settings.cors_allowed_origins)  # outside the limits: a browser can read a 413 or 429
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # sees every answer
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries X-Request-ID
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -178,6 +184,7 @@ def create_app(
                 ref_template="#/components/schemas/{model}",
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            declare_auth(schema, app.routes)
             app.openapi_schema = schema
         return app.openapi_schema
 

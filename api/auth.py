@@ -57,7 +57,7 @@ def decode_token(token: str, config: JWTConfig) -> dict[str, Any]:
     try:
         payload: dict[str, Any] = jwt.decode(
             token,
-            config.verify_key,
+            config.decoding_key,
             algorithms=[config.algorithm],
             audience=AUDIENCE,
             options={"require": ["sub"]},
@@ -101,19 +101,12 @@ def mint_token(
     return jwt.encode(claims, config.verify_key, algorithm=config.algorithm)
 
 
-REQUEST_ID_HEADER = "X-Request-ID"
-MAX_REQUEST_ID_LENGTH = 200
-"""A longer ``X-Request-ID`` is not recorded (it is the client's, and it lands in every event)."""
+def record_actor(**actor: str | None) -> None:
+    """Record who acts in this request for the events its command writes.
 
-
-def record_actor(request: Request, **actor: str | None) -> None:
-    """Record who acts in this request (and its ``X-Request-ID``) for the events its command writes.
-
+    The request's ``X-Request-ID`` is already there (``api.request_context``).
     Call it from an ``async`` dependency or the endpoint itself (see the module docstring).
     """
-    request_id = request.headers.get(REQUEST_ID_HEADER)
-    if request_id and len(request_id) <= MAX_REQUEST_ID_LENGTH:
-        actor.setdefault("request_id", request_id)
     command_metadata.set_current(**actor)
 
 
@@ -130,7 +123,7 @@ async def get_user(
     config: JWTConfig = request.app.state.container.jwt
     claims = decode_token(credentials.credentials, config)
     metadata = claims.get("user_metadata")
-    record_actor(request, user_id=str(claims["sub"]))
+    record_actor(user_id=str(claims["sub"]))
     return User(
         user_id=str(claims["sub"]),
         email=claims.get("email"),

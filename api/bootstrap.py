@@ -328,7 +328,7 @@ def build_for(roles: Collection[str], settings: Settings, blocks: BlockRegistry 
 
     Distributed processes never create tables (``agentgraph db init`` does,
     once); raises ``TablesMissingError`` when they are not there yet, and
-    ``MissingJWTKeyError`` when the API role has no key.
+    ``JWTKeyError`` when the API role has no usable key.
     """
     container = build_container(settings, blocks, parts=parts_for(roles, settings), create_tables=settings.embedded)
     if not settings.embedded:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from adapters.jwt_keys import MissingJWTKeyError, load_jwt_config
+from adapters.jwt_keys import JWTKeyError, load_jwt_config
 from adapters.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ def serve(
     from api.bootstrap import RoleError, api_sides, build_for, choose_roles
     from api.composition import TablesMissingError
     from api.http_protocol import with_request_deadline
+    from api.request_context import serve_log_config
 
     settings = _settings()
     try:
@@ -118,7 +119,7 @@ def serve(
     try:
         # embedded: one process, it makes its own tables; distributed: `agentgraph db init` does, once
         container = build_for(roles, settings)
-    except (MissingJWTKeyError, TablesMissingError) as exc:
+    except (JWTKeyError, TablesMissingError) as exc:  # e.g. a short HMAC key in production
         _fail(str(exc))
     where = f"SQLite in {settings.data_dir.resolve()}" if settings.embedded else "PostgreSQL"
     mode = "embedded" if settings.embedded else "distributed"
@@ -147,6 +148,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            log_config=serve_log_config(),  # every line names its request's X-Request-ID
             ws_max_size=settings.ws_max_message_bytes,  # a bigger client frame closes the socket with 1009
             ws_per_message_deflate=settings.ws_compression,  # off by default: see the setting
             http=with_request_deadline(settings.request_read_timeout_seconds),  # slow clients are cut off
@@ -189,7 +191,7 @@ def dev_token(
     try:
         config = load_jwt_config(settings)
         token = mint_token(config, user, email=email, role="admin" if admin else "user", ttl_seconds=ttl)
-    except (MissingJWTKeyError, ValueError) as exc:
+    except (JWTKeyError, ValueError) as exc:
         _fail(str(exc))
     source = f"the dev key in {config.generated_path}" if config.generated_path else "JWT_VERIFY_KEY"
     err_console.print(f"signed with {source}", soft_wrap=True, highlight=False)

@@ -9,6 +9,11 @@
   field error of type ``json_limit_exceeded``, naming the ``limit`` and its
   ``maximum``, its ``loc`` the path to the offending value.
 
+An exception no handler turns into one of these is a 500 ``{"detail":
+"Internal server error", "code": "internal_error"}``, never a traceback;
+``UnhandledErrorMiddleware`` answers it inside the app's middleware, so it
+carries the security headers and the request id like any other answer.
+
 The pydantic models below document these bodies in the OpenAPI document
 (``ERROR_RESPONSES``); routers declare the statuses they can answer.
 """
@@ -24,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.store_busy import MAYBE_BUSY, RETRY_AFTER_SECONDS, is_store_busy
 from application.graphs import GraphChangeConflictError
@@ -206,8 +212,44 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(error_body(500, "Internal server error", "internal_error"), status_code=500)
+        return unexpected_error(exc)
+
+
+def unexpected_error(exc: Exception) -> JSONResponse:
+    """The 500 of an exception no handler knows: logged with its traceback, answered without it."""
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(error_body(500, "Internal server error", "internal_error"), status_code=500)
+
+
+class UnhandledErrorMiddleware:
+    """Answers an exception that escaped every handler with the structured 500.
+
+    Starlette answers those in ``ServerErrorMiddleware``, outside every
+    middleware of the app: the 500 would lack the security headers and the
+    request id. Added first (innermost), this answers it where the others
+    still see it. Nothing is re-raised: the traceback is logged here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise  # too late for another answer: the server closes the connection
+            await unexpected_error(exc)(scope, receive, send)
 
 
 def _schema_mismatch(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:

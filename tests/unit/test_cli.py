@@ -18,6 +18,7 @@ from api.bootstrap import build_for
 from api.cli import app
 from api.composition import PartNotBuiltError, build_block_registry, build_container
 from projections.registry import all_projections
+from tests.signing_keys import rsa_pair
 from tests.unit.api.graph_samples import calculator
 
 runner = CliRunner()
@@ -47,7 +48,7 @@ def test_dev_token_is_accepted_by_the_key_the_server_uses(data_dir: Path) -> Non
 
 
 def test_dev_token_refuses_asymmetric_keys(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JWT_VERIFY_KEY", "-----BEGIN PUBLIC KEY-----...")
+    monkeypatch.setenv("JWT_VERIFY_KEY", rsa_pair().public_pem)
     monkeypatch.setenv("JWT_ALGORITHM", "RS256")
     result = runner.invoke(app, ["dev-token", "alice"])
     assert result.exit_code == 2
