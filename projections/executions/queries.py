@@ -103,6 +103,15 @@ class ExecutionQueries:
             parked = parked_counts(tx, PROJECTION, [row["execution_id"] for row in rows])
         return [_meta(row, parked) for row in rows], int(total["n"]) if total else 0
 
+    def status_of(self, user_id: str, execution_id: str) -> str | None:
+        """The run's status alone (None: not the user's run, or not projected yet): one row, however long the run."""
+        with self._store.transaction() as tx:
+            row = tx.fetchone(
+                f"SELECT status FROM {tx.t('executions')} WHERE execution_id = :id AND user_id = :user_id",
+                {"id": execution_id, "user_id": user_id},
+            )
+        return None if row is None else str(row["status"])
+
     def get_run(self, user_id: str, execution_id: str, graph_id: str | None = None) -> GraphExecutionWithNodes:
         """One run with its node executions (not found unless it is a run of ``graph_id`` when given)."""
         with self._store.transaction() as tx:
