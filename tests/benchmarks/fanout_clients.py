@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import datetime
 
+import uvloop
 from websockets.asyncio.client import connect
 
 
@@ -60,4 +61,4 @@ async def main(base: str, token: str, graph_id: str, clients: int, runs: int) ->
 
 if __name__ == "__main__":
     base, token, graph_id, clients, runs = sys.argv[1:6]
-    asyncio.run(main(base, token, graph_id, int(clients), int(runs)))
+    uvloop.run(main(base, token, graph_id, int(clients), int(runs)))  # the clients' loop must not be the bottleneck
