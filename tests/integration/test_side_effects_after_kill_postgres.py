@@ -27,6 +27,9 @@ OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
 WEB_REQUEST = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
 CALLS = 80
 KILLS = 4
+CALL_SECONDS = 0.02
+"""How long the counting server takes to answer each call: the chain then cannot outrun the kills (each
+kill comes at most 0.3 s after the restarted executor's first call, so at most ~15 calls of 80 between two)."""
 
 
 def executor_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -68,6 +71,8 @@ def test_kill_9_at_random_moments_repeats_only_the_call_in_flight(
     log = tmp_path / "executor.log"
     chance = random.Random()
     with FakeHTTPServer() as server:
+        for index in range(1, CALLS + 1):
+            server.delay(f"/call/{index}", CALL_SECONDS)
         graph = container.graphs.create_graph("alice", http_chain(server), fresh_ids=False)
         graph_id = str(graph.aggregate_id)
         run = container.executions.request_execution(
