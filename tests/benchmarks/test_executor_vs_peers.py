@@ -84,15 +84,15 @@ from domain.blocks.maths import CalculatorBlock
 from domain.execution import RUN_ENDINGS
 from domain.execution_status import ExecutionStatus
 from tests.benchmarks.counting_server import CountingServer, counting_server
-from tests.fixtures.services import fresh_database
+from tests.fixtures.services import fresh_database, require_module
 
-pytest.importorskip("dbos", reason='the peers are in the bench extra: pip install -e ".[dev,bench]"')
-pytest.importorskip("langgraph.checkpoint.postgres", reason="langgraph-checkpoint-postgres is in the bench extra")
+require_module("dbos", 'the peers are in the bench extra: pip install -e ".[dev,bench]"')
+require_module("langgraph.checkpoint.postgres", "langgraph-checkpoint-postgres is in the bench extra")
 
-from dbos import DBOS
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.graph import END, START, StateGraph
-from psycopg_pool import AsyncConnectionPool
+from dbos import DBOS  # noqa: E402 - after the check that they are installed
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: E402 - after the check that they are installed
+from langgraph.graph import END, START, StateGraph  # noqa: E402 - after the check that they are installed
+from psycopg_pool import AsyncConnectionPool  # noqa: E402 - after the check that they are installed
 
 pytestmark = pytest.mark.benchmark
 
