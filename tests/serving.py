@@ -82,6 +82,14 @@ class Processes:
         self.started[role] = process
         return process
 
+    def serve(self, role: str, env: dict[str, str], timeout: float = 60) -> str:
+        """Start ``role`` (one that serves the API) on a free port; its base URL once ``/health`` answers."""
+        port = free_port()
+        process = self.start(role, {**env, "AGENTGRAPH_PORT": str(port)})
+        base = f"http://127.0.0.1:{port}"
+        wait_until_healthy(base, lambda: process.poll() is None, self.logs, timeout=timeout)
+        return base
+
     def log(self, role: str) -> Path:
         return self.tmp_path / f"{role}.log"
 

@@ -15,6 +15,7 @@ import pytest
 
 from adapters.settings import Settings
 from api.composition import Container, build_container
+from tests.serving import Processes
 
 
 @pytest.fixture
@@ -40,3 +41,13 @@ def container(env: dict[str, str]) -> Iterator[Container]:
     )
     yield built
     built.close()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """``serve`` processes of the test, each with its log; all stopped (SIGTERM) at the end."""
+    running = Processes(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop_all()

@@ -16,14 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.serving import Processes, free_port, wait_until_healthy
+from tests.serving import Processes
 from tests.unit.api.graph_samples import calculator
 
 pytestmark = pytest.mark.integration
@@ -41,23 +40,6 @@ def env(postgres_dsn: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    running = Processes(tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop_all()
-
-
-def _serve(processes: Processes, role: str, env: dict[str, str]) -> str:
-    port = free_port()
-    processes.start(role, {**env, "AGENTGRAPH_PORT": str(port)})
-    base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, lambda: processes.started[role].poll() is None, processes.logs, timeout=60)
-    return base
-
-
 def test_a_graph_written_through_the_commands_process_is_read_through_the_queries_process(
     env: dict[str, str], processes: Processes
 ) -> None:
@@ -68,8 +50,8 @@ def test_a_graph_written_through_the_commands_process_is_read_through_the_querie
     for worker in ("projector", "executor"):
         processes.start(worker, env)
         processes.wait_for_line(worker, f"running: {worker}")
-    commands = _serve(processes, "api-commands", env)
-    queries = _serve(processes, "api-queries", env)
+    commands = processes.serve("api-commands", env)
+    queries = processes.serve("api-queries", env)
     assert "roles api-commands" in processes.log("api-commands").read_text()
     assert "roles api-queries" in processes.log("api-queries").read_text()
     token = subprocess.run(

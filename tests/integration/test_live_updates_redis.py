@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ import redis
 from tests.fakes.http_server import FakeHTTPServer
 from tests.integration.test_role_processes import Processes
 from tests.live import create_graph, execute, open_socket, read_until_final, receive, reply_to, send, slow_chain
-from tests.serving import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +37,6 @@ def env(postgres_dsn: str, redis_url: str, redis_key_prefix: str, tmp_path: Path
     }
 
 
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    running = Processes(tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop_all()
-
-
 def test_a_run_reaches_the_socket_through_the_notifier_and_redis_and_resumes(
     env: dict[str, str], processes: Processes, redis_url: str
 ) -> None:
@@ -57,10 +46,7 @@ def test_a_run_reaches_the_socket_through_the_notifier_and_redis_and_resumes(
     assert init.returncode == 0, init.stderr
     processes.start("notifier", env)
     processes.wait_for_line("notifier", "running: notifier")
-    port = free_port()
-    processes.start("api,projector,executor", {**env, "AGENTGRAPH_PORT": str(port)})
-    base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, lambda: processes.started["api,projector,executor"].poll() is None, processes.logs, 60)
+    base = processes.serve("api,projector,executor", env)
     alice = subprocess.run(
         [sys.executable, "-m", "api.cli", "dev-token", "alice"], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()

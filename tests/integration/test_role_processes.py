@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.serving import Processes, free_port, wait_until_healthy
+from tests.serving import Processes
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +44,6 @@ def env(postgres_dsn: str, kafka_bootstrap: str, kafka_topic_prefix: str, tmp_pa
         "AGENTGRAPH_DATA_DIR": str(tmp_path / "data"),
         "COLUMNS": "400",
     }
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    running = Processes(tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop_all()
 
 
 def _read_store_holders(dsn: str, processes: Processes) -> set[str]:
@@ -88,11 +78,8 @@ def test_workers_start_without_a_jwt_key_and_only_the_api_opens_what_the_api_nee
     processes.wait_for_line("relay", "relay is active")
     processes.wait_for_line("projector", "running: projector")
 
-    port = free_port()
-    api_env = {**env, "JWT_VERIFY_KEY": KEY, "AGENTGRAPH_PORT": str(port)}
-    processes.start("api", api_env)
-    base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, lambda: processes.started["api"].poll() is None, processes.logs, timeout=60)
+    api_env = {**env, "JWT_VERIFY_KEY": KEY}
+    base = processes.serve("api", api_env)
 
     token = subprocess.run(
         [sys.executable, "-m", "api.cli", "dev-token", "alice"],
