@@ -2,7 +2,8 @@
 
 A block that is not pure (here SendWebRequest) starts only once its inputs
 and its start are durable, so each kill repeats at most the call in flight,
-never a completed one.
+never a completed one: a call runs at most once plus once per kill that
+found it in flight.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def test_kill_9_at_random_moments_repeats_only_the_call_in_flight(
         assert len(in_flight_at_kills) >= 2, "the chain ended before the executor was killed twice"
         made = calls_made(server)
         assert all(count >= 1 for count in made.values()), made
-        repeated = {index for index, count in made.items() if count > 1}
-        assert max(made.values()) <= 2, made
-        assert repeated <= set(in_flight_at_kills), (repeated, in_flight_at_kills)
+        # Each kill may repeat the one call in flight, once; a call still in flight at the next kill
+        # (the restarted executor re-sent it and was killed again before the answer) may repeat again.
+        allowed = {index: 1 + in_flight_at_kills.count(index) for index in made}
+        over = {index: (count, allowed[index]) for index, count in made.items() if count > allowed[index]}
+        assert not over, (over, in_flight_at_kills)
