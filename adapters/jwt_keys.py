@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -50,8 +50,9 @@ class JWTConfig:
     verify_key: str
     algorithm: str
     generated_path: Path | None = None
-    public_key: PublicKey | None = None
-    """The parsed PEM key of RS/ES algorithms (parsed once, not per token)."""
+    public_key: PublicKey | None = field(default=None, compare=False)
+    """The parsed PEM key of RS/ES algorithms (parsed once, not per token); derived from ``verify_key``, so
+    left out of equality and hashing (the key objects are unhashable; the config is a cache key of api.auth)."""
 
     @property
     def can_sign(self) -> bool:

@@ -9,12 +9,19 @@ The dependencies are ``async`` on purpose: they record who acts in
 ``application.command_metadata`` for the events the request's command
 writes, and a value set in a sync dependency (run in the thread pool, in a
 copy of the request's context) would be lost before the endpoint runs.
+
+A verified token's claims are kept in a small per-process cache (the rate
+limiter and the route's dependency both read the caller from each request,
+and a client sends the same token for hours): a cached token is still
+checked against its ``exp`` on every use, so caching changes no answer; a
+token that fails verification is never cached.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
@@ -52,8 +59,22 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
+VERIFIED_TOKENS_CACHED = 4096
+"""Verified tokens whose claims a process keeps (a few hundred bytes each)."""
+
+
 def decode_token(token: str, config: JWTConfig) -> dict[str, Any]:
     """Verify a token's signature, expiry and audience; return its claims."""
+    claims = _verified_claims(token, config)
+    expires = claims.get("exp")
+    if isinstance(expires, int | float) and expires <= time.time():  # PyJWT's rule, for a token verified earlier
+        raise _unauthorized("Token has expired")
+    return dict(claims)
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_CACHED)
+def _verified_claims(token: str, config: JWTConfig) -> dict[str, Any]:
+    """The claims of a token that verifies now (raises 401 otherwise, and then nothing is cached)."""
     try:
         payload: dict[str, Any] = jwt.decode(
             token,

@@ -15,6 +15,11 @@ Requests are taken from the plan's list in turn, cycling. The result file
 holds one ``[route, latency_ms, status, warm_up]`` row per request and the
 client's own view of how late its sends were (``send_lag_ms`` p99), which says
 whether the client itself kept up.
+
+The client is aiohttp: its connector hands out an idle keep-alive connection
+in constant time. httpx's pool scans every open connection for each request,
+so once a slow moment had opened a few hundred connections the client burnt
+the CPU the server needed (on two cores) and turned a hiccup into a collapse.
 """
 
 from __future__ import annotations
@@ -26,20 +31,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import uvloop
 
 
 async def _one(
-    client: httpx.AsyncClient, request: dict[str, Any], due: float, warm: bool, rows: list[list[Any]]
+    client: aiohttp.ClientSession, request: dict[str, Any], due: float, warm: bool, rows: list[list[Any]]
 ) -> None:
     try:
-        response = await client.request(
+        async with client.request(
             request["method"], request["path"], json=request.get("json"), headers=request.get("headers")
-        )
-        await response.aread()
-        status: int | str = response.status_code
-    except httpx.HTTPError as error:
+        ) as response:
+            await response.read()
+            status: int | str = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
         status = type(error).__name__
     rows.append([request["route"], (time.perf_counter() - due) * 1000, status, warm])
 
@@ -54,8 +59,9 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
     lags: list[float] = []
     tasks: set[asyncio.Task[None]] = set()
     # enough connections that the client never queues a request behind another (the server's queue is measured)
-    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
-    async with httpx.AsyncClient(base_url=plan["base"], limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=2000, limit_per_host=2000)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(plan["base"], connector=connector, timeout=timeout) as client:
         start = time.perf_counter() + 0.2
         for i in range(total):
             due = start + i / rate

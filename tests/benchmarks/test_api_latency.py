@@ -2,6 +2,7 @@
 
 Run on demand::
 
+    pip install -e ".[dev,bench]"   # the load generator (aiohttp) is in the bench extra
     pytest -o addopts="" tests/benchmarks/test_api_latency.py -s
 
 Smaller or shorter (to check the benchmark itself), by environment variables:
@@ -95,10 +96,12 @@ import pytest
 
 from projections.executions.tables import EXECUTIONS as RUNS_TABLE
 from projections.executions.tables import NODE_EXECUTIONS as NODES_TABLE
-from tests.fixtures.services import fresh_database
+from tests.fixtures.services import fresh_database, require_module
 from tests.serving import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.benchmark
+
+require_module("aiohttp", 'the load generator is in the bench extra: pip install -e ".[dev,bench]"')
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "api" / "examples" / "calculator.json"
 KEY = "qbench-" + "k" * 40

@@ -57,6 +57,19 @@ def test_bad_tokens_are_401_with_the_reason(
     assert response.json()["detail"] == message
 
 
+def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claims of a verified token are cached; its expiry is still checked on every request."""
+    headers = {"Authorization": f"Bearer {_token(container, exp=int(time.time()) + 30)}"}
+    assert client.get("/api/graphs", headers=headers).status_code == 200
+    later = time.time() + 31
+    monkeypatch.setattr("api.auth.time.time", lambda: later)
+    response = client.get("/api/graphs", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Token has expired"
+
+
 def test_admin_routes_are_403_for_users_and_open_to_admins(client: TestClient, auth: AuthHeaders) -> None:
     client.post(
         "/api/graphs",
