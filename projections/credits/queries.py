@@ -66,48 +66,35 @@ class RefundRequest(BaseModel):
 
 def _group(rows: list[dict[str, Any]]) -> list[UserTransaction]:
     """Rows (newest first) as history lines: USAGE rows of one graph execution become one line, as AutoGPT does."""
-    lines: dict[str, UserTransaction] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        kind = TransactionType(str(row["transaction_type"]))
+        kind = str(row["transaction_type"])
         exec_id = row["graph_exec_id"]
-        time = iso(row["created_at"])
-        if kind == TransactionType.USAGE and exec_id:
-            group = f"USAGE-{exec_id}"
-            line = lines.get(group)
-            if line is None:
-                graph_id = row["graph_id"]
-                lines[group] = UserTransaction(
-                    transaction_key=str(row["transaction_key"]),
-                    transaction_time=time,
-                    transaction_type=kind,
-                    amount=int(row["amount"]),
-                    running_balance=int(row["running_balance"]),
-                    description=f"Graph #{str(graph_id or '')[:8]} Execution",
-                    usage_graph_id=graph_id,
-                    usage_execution_id=exec_id,
-                    usage_node_count=1,
-                    usage_start_time=time,
-                    user_id=str(row["user_id"]),
-                    reason=row["reason"],
-                )
-            else:  # an older row of the same run: the line keeps the newest row's time and balance
-                line.amount += int(row["amount"])
-                line.usage_node_count += 1
-                line.usage_start_time = time
-            continue
-        lines[f"{kind}-{row['transaction_key']}"] = UserTransaction(
-            transaction_key=str(row["transaction_key"]),
-            transaction_time=time,
-            transaction_type=kind,
-            amount=int(row["amount"]),
-            running_balance=int(row["running_balance"]),
-            description=f"{kind} Transaction",
-            usage_node_count=1 if kind == TransactionType.USAGE else 0,
-            usage_start_time=time,
-            user_id=str(row["user_id"]),
-            reason=row["reason"],
-        )
-    return list(lines.values())
+        group = f"USAGE-{exec_id}" if kind == TransactionType.USAGE and exec_id else f"{kind}-{row['transaction_key']}"
+        groups.setdefault(group, []).append(row)
+    return [_line(group) for group in groups.values()]
+
+
+def _line(rows: list[dict[str, Any]]) -> UserTransaction:
+    """One history line from its rows (newest first): the newest row's time and balance, the amounts summed."""
+    newest, oldest = rows[0], rows[-1]
+    kind = TransactionType(str(newest["transaction_type"]))
+    exec_id, graph_id = newest["graph_exec_id"], newest["graph_id"]
+    per_run = kind == TransactionType.USAGE and bool(exec_id)
+    return UserTransaction(
+        transaction_key=str(newest["transaction_key"]),
+        transaction_time=iso(newest["created_at"]),
+        transaction_type=kind,
+        amount=sum(int(row["amount"]) for row in rows),
+        running_balance=int(newest["running_balance"]),
+        description=f"Graph #{str(graph_id or '')[:8]} Execution" if per_run else f"{kind} Transaction",
+        usage_graph_id=graph_id if per_run else None,
+        usage_execution_id=exec_id if per_run else None,
+        usage_node_count=len(rows) if kind == TransactionType.USAGE else 0,
+        usage_start_time=iso(oldest["created_at"]),
+        user_id=str(newest["user_id"]),
+        reason=newest["reason"],
+    )
 
 
 class CreditQueries:
