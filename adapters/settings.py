@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     """permessage-deflate on ``/ws``, when a client offers it. Off: live frames are a few hundred bytes, and
     compressing each one for each socket cost a quarter of the API's CPU in the 1,000-client fan-out benchmark."""
 
+    # credits (application.credits): off by default, as AutoGPT's enable_credit, so the embedded platform runs
+    # without any top-up; on, a run request with a balance <= 0 is refused (402) and each new user is granted
+    # AGENTGRAPH_STARTING_CREDITS once (key STARTING-GRANT-<user_id>). Top-ups and grants are recorded either way.
+    credits_enabled: bool = Field(default=False, alias="AGENTGRAPH_CREDITS_ENABLED")
+    starting_credits: int = Field(default=1500, ge=0, alias="AGENTGRAPH_STARTING_CREDITS")
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

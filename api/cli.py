@@ -313,19 +313,25 @@ def db_init() -> None:
     from adapters.kafka_topics import ensure_topics
     from adapters.read_store import SCHEMA
     from api.composition import CONTEXTS, Part, build_container
+    from application.contexts import LATER_CONTEXTS
     from projections.registry import all_projections
 
     settings = _settings()
+    snapshotted = [context for context, app in LATER_CONTEXTS.items() if app.snapshotting_intervals]
     container = build_container(settings, parts={Part.LOGS, Part.READ_STORE})
     container.close()
     if settings.database_url:
         console.print(f"event stores (PostgreSQL): {', '.join(f'{c}_events' for c in CONTEXTS)}", soft_wrap=True)
+        if snapshotted:  # credit ledgers (application.accounts)
+            console.print(f"snapshots (PostgreSQL): {', '.join(f'{c}_snapshots' for c in snapshotted)}")
         read_where = f"PostgreSQL schema {SCHEMA}"
     else:
         folder = settings.data_dir.resolve()
         console.print(
             f"event stores (SQLite in {folder}): {', '.join(f'{c}.sqlite3' for c in CONTEXTS)}", soft_wrap=True
         )
+        if snapshotted:
+            console.print(f"snapshots (SQLite): {', '.join(f'{c}.sqlite3' for c in snapshotted)}")
         read_where = f"SQLite {folder / 'read.sqlite3'}"
     tables = ["projection_positions", "dead_letters", *(t.name for p in all_projections() for t in p.tables)]
     console.print(f"read models ({read_where}): {', '.join(f'{SCHEMA}.{t}' for t in tables)}", soft_wrap=True)

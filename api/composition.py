@@ -33,11 +33,13 @@ from application.accounts import AccountsApplication
 from application.agent_block import AgentExecutorBlock
 from application.block_runner import BlockRunner
 from application.contexts import LATER_CONTEXTS
+from application.credits import Credits
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
 from projections.api_keys.queries import ApiKeyQueries
+from projections.credits.queries import CreditQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
@@ -135,6 +137,19 @@ class Container:
     def api_key_queries(self) -> ApiKeyQueries:
         """The API keys query side (read models only)."""
         return ApiKeyQueries(self.read_store)
+
+    @property
+    def credits(self) -> Credits:
+        """The credits use cases, on the accounts context (``AGENTGRAPH_CREDITS_ENABLED`` and the starting grant)."""
+        return Credits(
+            self.accounts, enabled=self.settings.credits_enabled, starting_credits=self.settings.starting_credits
+        )
+
+    @property
+    def credit_queries(self) -> CreditQueries:
+        """The credits query side (read models only)."""
+        starting = self.settings.starting_credits if self.settings.credits_enabled else 0
+        return CreditQueries(self.read_store, starting_credits=starting)
 
     @property
     def read_store(self) -> ReadStore:

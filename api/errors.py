@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
+    402: "insufficient_balance",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -100,6 +101,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "Invalid graph or inputs, malformed JSON, a malformed consistency token or one past the log's head",
     ),
     401: _doc(ErrorBody, "Missing, invalid or expired bearer token"),
+    402: _doc(ErrorBody, "Credits are enabled and the balance is 0 or less: top up first (nothing was recorded)"),
     403: _doc(ErrorBody, "Authenticated but not allowed"),
     404: _doc(ErrorBody, "No such resource for this user"),
     409: _doc(

@@ -25,16 +25,21 @@ from application import command_metadata
 from application.results import ApiKeyWritten, position_of
 from domain.api_key import ApiKey, APIKeyPermission
 from domain.api_key_secret import looks_like_key, matches, new_raw_key, stored_secret
+from domain.credit_ledger import CreditLedger
 from domain.not_found import ApiKeyNotFoundError
 
 AGGREGATE_CACHE_SIZE = 10_000
 """Keys kept loaded per process (each a few hundred bytes)."""
+
+LEDGER_SNAPSHOT_INTERVAL = 100
+"""A credit ledger is snapshotted every this many events: loading one reads a snapshot and fewer events."""
 
 
 class AccountsApplication(Application[UUID]):
     """Use cases of the accounts context (API keys)."""
 
     name = "accounts"
+    snapshotting_intervals = {CreditLedger: LEDGER_SNAPSHOT_INTERVAL}  # credits: application.credits
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__({"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE), **(env or {})})

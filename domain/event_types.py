@@ -12,6 +12,7 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from domain.api_key import ApiKey
+from domain.credit_ledger import CreditLedger
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 
@@ -50,7 +51,7 @@ def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:
 CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
-    "accounts": (ApiKey,),
+    "accounts": (ApiKey, CreditLedger),
 }
 """The aggregates whose events each context's log holds."""
 

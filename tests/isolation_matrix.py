@@ -905,3 +905,53 @@ ROUTES.update(
         ("GET", "/external-api/v1/graphs/{graph_id}/executions/{execution_id}/results"): Plan(404),
     }
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Credits
+# --------------------------------------------------------------------------------------------
+
+
+def plant_credits(client: TestClient, world: World) -> None:
+    """The owner's top-ups (their keys are markers) and a refund request with a marker reason."""
+    headers = world.owner_headers
+    keys = [world.marker("top-up-key"), world.marker("top-up-key")]
+    for key in keys:
+        ok(client.post("/api/credits", json={"credit_amount": 700}, headers={**headers, "Idempotency-Key": key}))
+    ok(client.post(f"/api/credits/{keys[0]}/refund", json={"reason": world.marker("refund-reason")}, headers=headers))
+    world.ids["transaction_key"] = keys
+
+
+def credits_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its credits, before and after the other callers' calls."""
+    return {
+        "credits": ok(client.get("/api/credits", headers=headers)),
+        "credit transactions": ok(client.get("/api/credits/transactions", headers=headers)),
+        "refunds": ok(client.get("/api/credits/refunds", headers=headers)),
+    }
+
+
+PROVISIONERS.append(plant_credits)
+OWNER_VIEWS.append(credits_view)
+PARAMS["transaction_key"] = Param("transaction_key")
+QUERY_PARAMS.update(
+    {
+        "transaction_time": "a time (the caller's own page cursor)",
+        "transaction_type": "a transaction type",
+        "transaction_count_limit": "a page size",
+    }
+)
+ROUTES.update(
+    {
+        ("GET", "/api/credits"): Plan(200),
+        ("POST", "/api/credits"): Plan(200, body=lambda w: {"credit_amount": 500}),
+        ("GET", "/api/credits/transactions"): Plan(
+            200, queries=({}, {"transaction_type": "TOP_UP", "transaction_count_limit": "5"})
+        ),
+        ("GET", "/api/credits/refunds"): Plan(200),
+        ("POST", "/api/credits/{transaction_key}/refund"): Plan(404, body=lambda w: {"reason": "mine now"}),
+        ("POST", "/api/credits/admin/add_credits"): Plan(
+            403, body=lambda w: {"user_id": w.owner_id, "amount": 100, "comments": "gift"}
+        ),
+    }
+)

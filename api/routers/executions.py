@@ -28,6 +28,7 @@ from api.consistency import (
 )
 from api.errors import responses
 from api.ids import ExecutionId, GraphId
+from api.routers.credits import require_credits_to_run
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.json_codec import check_json_limits
 from domain.not_found import ExecutionNotFoundError
@@ -77,7 +78,9 @@ class ExecuteGraphRequest(BaseModel):
     )
 
 
-@commands.post("/api/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version")
+@commands.post(
+    "/api/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version", responses=responses(402)
+)
 def execute_graph(
     graph_id: GraphId,
     graph_version: VersionNumber,
@@ -89,8 +92,10 @@ def execute_graph(
     """Queue a run of one version of one of the caller's graphs (AutoGPT's GraphExecutionMeta).
 
     400 with ``detail.node_errors`` for missing or invalid inputs; 404 for
-    someone else's, a deleted or an unknown graph or version.
+    someone else's, a deleted or an unknown graph or version; 402 (nothing
+    recorded) when credits are enabled and the caller's balance is 0 or less.
     """
+    require_credits_to_run(container, user.user_id)
     content = container.graphs.graph_for_run(user.user_id, str(graph_id), graph_version, new_run=True)
     requested = container.executions.request_execution(
         user_id=user.user_id,

@@ -95,7 +95,7 @@ async def execute_block(
     return await blocks.execute_block(block_id, caller.user, container, data)
 
 
-@commands.post("/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version")
+@commands.post("/graphs/{graph_id}/execute/{graph_version}", summary="Run a graph version", responses=responses(402))
 def execute_graph(
     caller: ExecuteGraph,  # first: a key is checked before the ids (401/403 before 404)
     graph_id: GraphId,

@@ -239,6 +239,7 @@ FRAMEWORK_NAMES = [
     # the /ws endpoint's hooks into the websocket_connections gauge (issue 9 point 8 drives them; drop this then)
     "websocket_connected",
     "websocket_disconnected",
+    "snapshotting_intervals",  # eventsourcing's Application reads it (snapshots of credit ledgers)
 ]
 """Names that a library reads or calls, though no product code does."""
 
