@@ -5,13 +5,20 @@ from __future__ import annotations
 from projections.api_keys.projection import ApiKeysProjection
 from projections.audit import AuditProjection
 from projections.base import Projection, accounted_for
+from projections.credentials.projection import CredentialsProjection
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
 
 
 def all_projections() -> list[Projection]:
     """The projections, in the order they are created and reported (each accounts for its contexts' events)."""
-    projections = (GraphsProjection(), ExecutionsProjection(), AuditProjection(), ApiKeysProjection())
+    projections = (
+        GraphsProjection(),
+        ExecutionsProjection(),
+        AuditProjection(),
+        ApiKeysProjection(),
+        CredentialsProjection(),
+    )
     return [accounted_for(p) for p in projections]
 
 
