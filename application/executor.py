@@ -442,7 +442,7 @@ class Executor:
     async def _fail(self, run: _Run, error: str) -> None:
         """End the run FAILED with a graph-level ``error`` (its sub-agent runs are stopped)."""
         await self._stop_children(run)
-        run.execution.fail(error, _graph_stats(run.execution))
+        run.execution.fail(error, {**_graph_stats(run.execution), "error": error})  # the stats say why, too
         self.writer.mark(run.execution)
         self._observe_end(run.execution)
         await self.writer.flush()
