@@ -129,9 +129,14 @@ def test_credentials_are_stored_listed_and_deleted_without_their_secret(
     oauth = client.post(
         "/api/integrations/github/credentials",
         json={
-            "type": "oauth2", "title": "gh", "username": "octo", "access_token": "gho_token-secret",
-            "refresh_token": "ghr_refresh-secret", "scopes": ["repo"], "access_token_expires_at": 1_900_000_000,
-        },  # fmt: skip
+            "type": "oauth2",
+            "title": "gh",
+            "username": "octo",
+            "access_token": "gho_token-secret",
+            "refresh_token": "ghr_refresh-secret",
+            "scopes": ["repo"],
+            "access_token_expires_at": 1_900_000_000,
+        },
         headers=alice,
     ).json()
     assert (oauth["scopes"], oauth["username"]) == (["repo"], "octo")

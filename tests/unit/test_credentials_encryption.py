@@ -40,7 +40,9 @@ def store(tmp_path: Path) -> SQLiteDataKeyStore:
     return SQLiteDataKeyStore(tmp_path / "keys.sqlite3")
 
 
-def service(store: SQLiteDataKeyStore, *keys: tuple[str, bytes], accounts: AccountsApplication | None = None):  # type: ignore[no-untyped-def]
+def service(
+    store: SQLiteDataKeyStore, *keys: tuple[str, bytes], accounts: AccountsApplication | None = None
+) -> CredentialsService:
     accounts = accounts or AccountsApplication()
     ring = MasterKeyRing(list(keys) or [("k1", key(1))], AesGcmCipher())
     return CredentialsService(accounts, SecretsVault(accounts, ring, store))
@@ -64,7 +66,8 @@ def test_the_cipher_opens_what_it_sealed_and_nothing_else() -> None:
 
 def test_master_keys_are_kid_colon_key_newest_first() -> None:
     assert parse_keys(f"new:{b64(key(2))}, old:{b64(key(1))}") == [("new", key(2)), ("old", key(1))]
-    for bad in ("", "nokid", f"bad kid:{b64(key(1))}", "k:notbase64!!", f"k:{b64(b'short')}", f"k:{b64(key(1))},k:{b64(key(2))}"):
+    twice = f"k:{b64(key(1))},k:{b64(key(2))}"
+    for bad in ("", "nokid", f"bad kid:{b64(key(1))}", "k:notbase64!!", f"k:{b64(b'short')}", twice):
         with pytest.raises(EncryptionKeyError):
             parse_keys(bad)
 
@@ -168,4 +171,5 @@ def test_a_ciphertext_moved_to_other_credentials_does_not_open(store: SQLiteData
     aad = f"agentgraph credentials|alice|{second.aggregate_id}".encode()
     with pytest.raises(UnreadableSecretError):
         credentials.vault.open("alice", stolen, aad)
-    assert json.loads(credentials.vault.open("alice", stolen, f"agentgraph credentials|alice|{first.aggregate_id}".encode()))
+    own = f"agentgraph credentials|alice|{first.aggregate_id}".encode()
+    assert json.loads(credentials.vault.open("alice", stolen, own)) == {"api_key": SECRET}
