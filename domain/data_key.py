@@ -53,6 +53,8 @@ class UserDataKey(Aggregate):
         self.user_id = user_id
         self.data_key_id: str | None = data_key_id
         self.master_kid = master_kid
+        self.issued_at = issued_at
+        self.shredded_at: str | None = None
         self.shredded_ids: list[str] = []
 
     @staticmethod
@@ -99,6 +101,7 @@ class UserDataKey(Aggregate):
     def _reissued(self, data_key_id: str, master_kid: str, issued_at: str) -> None:
         self.data_key_id = data_key_id
         self.master_kid = master_kid
+        self.issued_at = issued_at
 
     def rewrap(self, master_kid: str) -> None:
         """Record that the current data key is now wrapped under ``master_kid`` (a master key rotation)."""
@@ -130,5 +133,7 @@ class UserDataKey(Aggregate):
 
     @event(Shredded)
     def _shredded(self, user_id: str, data_key_id: str, shredded_at: str) -> None:
+        # user_id is in the event for the read models: the aggregate knows its user already
         self.shredded_ids.append(data_key_id)
+        self.shredded_at = shredded_at
         self.data_key_id = None

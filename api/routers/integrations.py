@@ -177,6 +177,7 @@ async def delete_credentials(
     force: Annotated[bool, Query(description="AutoGPT's webhook override (no webhooks here: ignored)")] = False,
 ) -> CredentialsDeletionResponse:
     """``{"deleted": true, "revoked": null}``; runs that need them afterwards fail."""
+    del force  # AutoGPT's clients send it; with no webhooks there is nothing it could override
     try:
         written = await asyncio.to_thread(container.credentials.delete, user.user_id, provider, credentials_id)
     except CredentialsNotFoundError as exc:
