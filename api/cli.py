@@ -321,15 +321,17 @@ def db_init() -> None:
     settings = _settings()
     container = build_container(settings, parts={Part.LOGS, Part.READ_STORE})
     container.close()
+    folder = settings.data_dir.resolve()
     if settings.database_url:
         console.print(f"event stores (PostgreSQL): {', '.join(f'{c}_events' for c in CONTEXTS)}", soft_wrap=True)
         read_where = f"PostgreSQL schema {SCHEMA}"
     else:
-        folder = settings.data_dir.resolve()
         console.print(
             f"event stores (SQLite in {folder}): {', '.join(f'{c}.sqlite3' for c in CONTEXTS)}", soft_wrap=True
         )
         read_where = f"SQLite {folder / 'read.sqlite3'}"
+    keys_where = "PostgreSQL table user_data_keys" if settings.database_url else f"SQLite {folder / 'keys.sqlite3'}"
+    console.print(f"key table (wrapped data keys of secrets at rest): {keys_where}", soft_wrap=True)
     tables = ["projection_positions", "dead_letters", *(t.name for p in all_projections() for t in p.tables)]
     console.print(f"read models ({read_where}): {', '.join(f'{SCHEMA}.{t}' for t in tables)}", soft_wrap=True)
     if settings.kafka_bootstrap:

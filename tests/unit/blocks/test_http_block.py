@@ -53,6 +53,7 @@ def test_identity_and_pins() -> None:
         "body",
         "files_name",
         "files",
+        "credentials",  # optional host-scoped credentials (ours; AutoGPT's block has no such pin)
     }
     assert SendWebRequestBlock.Input.required_fields() == {"url"}
     assert SendWebRequestBlock.output_pins() == {"response", "client_error", "server_error", "error"}
