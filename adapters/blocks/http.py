@@ -268,12 +268,19 @@ def _plain_credentials_schema(schema: dict[str, Any]) -> None:
     schema["advanced"] = True
 
 
-def host_matches(host: str, pattern: str) -> bool:
-    """``host`` is ``pattern``'s host, or a subdomain of a ``*.`` pattern (case-insensitive)."""
-    host, pattern = host.lower().rstrip("."), pattern.lower().rstrip(".")
+def host_matches(url: httpx.URL, pattern: str) -> bool:
+    """``url`` goes to ``pattern``'s host (and port, when it names one), or a subdomain of a ``*.`` pattern."""
+    pattern = pattern.lower().rstrip(".")
+    name, sep, port = pattern.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:
+        default = 443 if url.scheme == "https" else 80
+        if int(port) != (url.port or default):
+            return False
+        pattern = name
+    host = url.host.lower().rstrip(".")
     if pattern.startswith("*."):
         return host.endswith(pattern[1:])
-    return host == pattern
+    return host == pattern.strip("[]")
 
 
 class SendWebRequestBlock(Block):
@@ -427,7 +434,7 @@ class SendWebRequestBlock(Block):
                 address = await resolve_checked(url, self.policy)
                 target, extensions = url, {}
                 send_headers = dict(headers)
-                if scoped is not None and host_matches(url.host, scoped[0]):
+                if scoped is not None and host_matches(url, scoped[0]):
                     send_headers.update(scoped[1])
                 if address is not None:
                     # Connect to the address just checked; name the host for HTTP and TLS.
