@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = Field(default="agentgraph", alias="AGENTGRAPH_KAFKA_TOPIC_PREFIX")
     kafka_partitions: int = Field(default=6, ge=1, alias="AGENTGRAPH_KAFKA_PARTITIONS")
     jwt_verify_key: str | None = Field(default=None, alias="JWT_VERIFY_KEY")
+    # master keys of secrets at rest, "kid:base64key,..." newest first (adapters.encryption_keys)
+    encryption_key: str | None = Field(default=None, alias="AGENTGRAPH_ENCRYPTION_KEY", repr=False)
     # unset: HS256 for a secret, inferred from a PEM public key's type (adapters.jwt_keys)
     jwt_algorithm: str | None = Field(default=None, alias="JWT_ALGORITHM")
     # production refuses short HMAC keys and the generated dev key (adapters.jwt_keys)

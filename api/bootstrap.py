@@ -93,6 +93,7 @@ class ExecutorService:
                 max_node_executions=settings.max_node_executions,
                 max_subagent_depth=settings.max_subagent_depth,
             ),
+            credentials=container.credentials if Part.SECRETS in container.parts else None,
         )
         self.feed: ExecutionLogFeed | KafkaExecutionFeed
         if settings.kafka_bootstrap:
@@ -234,11 +235,14 @@ class Role:
 COMMANDS = "commands"
 QUERIES = "queries"
 
-API_COMMANDS_NEEDS = frozenset({Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS, Part.REDIS})
+API_COMMANDS_NEEDS = frozenset(
+    {Part.STORES, Part.LOGS, Part.READ_STORE, Part.JWT, Part.BLOCK_WORKERS, Part.REDIS, Part.SECRETS}
+)
 """The command side: the aggregates (every store: LOGS holds accounts, for the API-key commands, and the
 heads ``/metrics`` reports), block workers (``POST /api/blocks/{id}/execute``), and the read store: creating
 an API key answers once its read model shows it (the external API finds keys there, by head), a stop answers
-the run as the read model shows it, and each external-API command checks its key's head there too."""
+the run as the read model shows it, and each external-API command checks its key's head there too. The master
+encryption keys (``Part.SECRETS``): storing credentials seals them, erasing a user's secrets shreds a data key."""
 API_QUERIES_NEEDS = frozenset({Part.READ_STORE, Part.JWT, Part.REDIS, Part.ACCOUNTS, Part.RUN_EVENTS})
 """The query side: the read models, and two stores read for what no read model holds: accounts (an API
 key's current state, ``api.api_key_auth``) and executions (a run's replay for ``/ws`` and SSE, and the
@@ -253,7 +257,8 @@ ROLES: dict[str, Role] = {
         Role("api-queries", API_QUERIES_NEEDS, serves=frozenset({QUERIES}), by_default=False),
         Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
         Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
-        Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS}), service=ExecutorService),
+        # SECRETS: a node's credentials are opened for its block run (the user's own, from the accounts store)
+        Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS, Part.SECRETS}), service=ExecutorService),
         Role("notifier", frozenset({Part.STORES}), service=NotifierService, needs_redis=True),
     )
 }

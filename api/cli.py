@@ -34,6 +34,8 @@ projections_app = typer.Typer(help="Read models: status, rebuilds and parked eve
 app.add_typer(projections_app, name="projections")
 db_app = typer.Typer(help="Event stores, read-model tables and Kafka topics.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="Master encryption keys of secrets at rest: generate, rotate.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -105,6 +107,7 @@ def serve(
     """
     import uvicorn
 
+    from adapters.encryption_keys import EncryptionKeyError
     from api.app import create_app
     from api.bootstrap import RoleError, api_sides, build_for, choose_roles
     from api.composition import TablesMissingError
@@ -119,7 +122,7 @@ def serve(
     try:
         # embedded: one process, it makes its own tables; distributed: `agentgraph db init` does, once
         container = build_for(roles, settings)
-    except (JWTKeyError, TablesMissingError) as exc:  # e.g. a short HMAC key in production
+    except (JWTKeyError, EncryptionKeyError, TablesMissingError) as exc:  # e.g. a short HMAC key in production
         _fail(str(exc))
     where = f"SQLite in {settings.data_dir.resolve()}" if settings.embedded else "PostgreSQL"
     mode = "embedded" if settings.embedded else "distributed"
@@ -320,19 +323,21 @@ def db_init() -> None:
     snapshotted = [context for context, app in LATER_CONTEXTS.items() if app.snapshotting_intervals]
     container = build_container(settings, parts={Part.LOGS, Part.READ_STORE})
     container.close()
+    folder = settings.data_dir.resolve()
     if settings.database_url:
         console.print(f"event stores (PostgreSQL): {', '.join(f'{c}_events' for c in CONTEXTS)}", soft_wrap=True)
         if snapshotted:  # credit ledgers (application.accounts)
             console.print(f"snapshots (PostgreSQL): {', '.join(f'{c}_snapshots' for c in snapshotted)}")
         read_where = f"PostgreSQL schema {SCHEMA}"
     else:
-        folder = settings.data_dir.resolve()
         console.print(
             f"event stores (SQLite in {folder}): {', '.join(f'{c}.sqlite3' for c in CONTEXTS)}", soft_wrap=True
         )
         if snapshotted:
             console.print(f"snapshots (SQLite): {', '.join(f'{c}.sqlite3' for c in snapshotted)}")
         read_where = f"SQLite {folder / 'read.sqlite3'}"
+    keys_where = "PostgreSQL table user_data_keys" if settings.database_url else f"SQLite {folder / 'keys.sqlite3'}"
+    console.print(f"key table (wrapped data keys of secrets at rest): {keys_where}", soft_wrap=True)
     tables = ["projection_positions", "dead_letters", *(t.name for p in all_projections() for t in p.tables)]
     console.print(f"read models ({read_where}): {', '.join(f'{SCHEMA}.{t}' for t in tables)}", soft_wrap=True)
     if settings.kafka_bootstrap:
@@ -341,6 +346,45 @@ def db_init() -> None:
         )
         topics = ", ".join(f"{settings.kafka_topic_prefix}.{c}" for c in CONTEXTS)
         console.print(f"Kafka topics: {topics}", soft_wrap=True)
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a fresh ``kid:base64key`` for AGENTGRAPH_ENCRYPTION_KEY (put it first, keep the old ones after it)."""
+    from adapters.encryption_keys import new_key_entry
+
+    typer.echo(new_key_entry())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every user's data key under the newest master key.
+
+    Embedded with a generated key file: a new key is generated and put first in it. With
+    AGENTGRAPH_ENCRYPTION_KEY: put the new key first yourself (`agentgraph keys generate`), run this,
+    then the old keys may be dropped from the setting. Secrets themselves are not re-encrypted: they are
+    sealed under the data keys, which stay the same.
+    """
+    from adapters.encryption_keys import EncryptionKeyError, add_generated_key
+    from api.composition import Part
+
+    settings = _settings()
+    try:
+        if not settings.encryption_key and settings.embedded:
+            kid = add_generated_key(settings)
+            console.print(f"new master key {kid} generated into {settings.data_dir.resolve()}", soft_wrap=True)
+        container = _open(settings, {Part.SECRETS})
+    except EncryptionKeyError as exc:
+        _fail(str(exc))
+    try:
+        report = container.credentials.vault.rotate()
+    finally:
+        container.close()
+    console.print(
+        f"data keys re-wrapped under {report.newest_kid}: {report.rewrapped} (already under it: "
+        f"{report.already_current})",
+        soft_wrap=True,
+    )
 
 
 @projections_app.command("status")

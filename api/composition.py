@@ -22,6 +22,8 @@ from fastapi import Depends, HTTPException, Request
 from adapters.block_workers import BlockWorkerPool
 from adapters.blocks.http import HttpPolicy, http_blocks
 from adapters.blocks.llm import LLMConfig, llm_blocks
+from adapters.data_key_store import build_data_key_store
+from adapters.encryption_keys import load_master_keys
 from adapters.event_log import EventLog
 from adapters.jwt_keys import JWTConfig, load_jwt_config
 from adapters.persistence import event_store_env
@@ -33,12 +35,15 @@ from application.accounts import AccountsApplication
 from application.agent_block import AgentExecutorBlock
 from application.block_runner import BlockRunner
 from application.contexts import LATER_CONTEXTS
+from application.credentials import CredentialsService
 from application.credits import Credits
+from application.encryption import DataKeyStore, MasterKeyRing, SecretsVault
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
 from projections.api_keys.queries import ApiKeyQueries
+from projections.credentials.queries import CredentialsQueries
 from projections.credits.queries import CreditQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
@@ -59,6 +64,7 @@ class Part(enum.Enum):
     REDIS = "the Redis client (only when AGENTGRAPH_REDIS_URL is set; embedded mode has none)"
     ACCOUNTS = "the accounts event store (API keys: the external API checks each key's state there)"
     RUN_EVENTS = "the executions event store (live updates read it: a run's replay, the in-process notifier)"
+    SECRETS = "the master encryption keys (integration credentials: sealing, opening, erasing, rotating)"
 
 
 EVERY_PART = frozenset(Part)
@@ -90,6 +96,8 @@ class Container:
         block_workers: BlockWorkerPool | None = None,
         redis: aioredis.Redis | None = None,
         accounts: AccountsApplication | None = None,
+        data_keys: DataKeyStore | None = None,
+        master_keys: MasterKeyRing | None = None,
     ) -> None:
         self.settings = settings
         self.blocks = blocks
@@ -102,6 +110,8 @@ class Container:
         self._redis = redis
         later_accounts = (later_contexts or {}).get("accounts")
         self._accounts = accounts or (later_accounts if isinstance(later_accounts, AccountsApplication) else None)
+        self._data_keys = data_keys  # built with the accounts store (its key table sits beside it)
+        self._master_keys = master_keys
 
     @property
     def parts(self) -> frozenset[Part]:
@@ -115,6 +125,7 @@ class Container:
             Part.REDIS: self._redis is not None,
             Part.ACCOUNTS: self._accounts is not None,
             Part.RUN_EVENTS: self._executions is not None,
+            Part.SECRETS: self._master_keys is not None and self._data_keys is not None,
         }
         return frozenset(part for part, present in built.items() if present)
 
@@ -150,6 +161,18 @@ class Container:
         """The credits query side (read models only)."""
         starting = self.settings.starting_credits if self.settings.credits_enabled else 0
         return CreditQueries(self.read_store, starting_credits=starting)
+
+    @property
+    def credentials(self) -> CredentialsService:
+        """Integration credentials: stored sealed, opened for a node run, erased with the user's data key."""
+        keys = _built(self._master_keys, Part.SECRETS)
+        vault = SecretsVault(self.accounts, keys, _built(self._data_keys, Part.SECRETS))
+        return CredentialsService(self.accounts, vault)
+
+    @property
+    def credentials_queries(self) -> CredentialsQueries:
+        """The credentials query side (metadata only)."""
+        return CredentialsQueries(self.read_store)
 
     @property
     def read_store(self) -> ReadStore:
@@ -201,6 +224,8 @@ class Container:
         for app in apps:
             if app is not None:
                 app.close()
+        if self._data_keys is not None:
+            self._data_keys.close()
         if self._read_store is not None:
             self._read_store.close()
         if self._block_workers is not None:
@@ -235,12 +260,16 @@ def build_container(
         wanted |= {Part.STORES, Part.ACCOUNTS}
     if Part.STORES in wanted:
         wanted.add(Part.RUN_EVENTS)
+    if Part.SECRETS in wanted:
+        wanted.add(Part.ACCOUNTS)  # data keys are issued, shredded and re-wrapped through the accounts context
     jwt = load_jwt_config(settings) if Part.JWT in wanted else None
+    master_keys = load_master_keys(settings) if Part.SECRETS in wanted else None  # a missing key fails first too
     graphs: GraphsApplication | None = None
     executions: ExecutionsApplication | None = None
     later: dict[str, Application[UUID]] | None = None
     accounts: AccountsApplication | None = None
     read_store: ReadStore | None = None
+    data_keys: DataKeyStore | None = None
     try:
         if Part.STORES in wanted:
             graphs = GraphsApplication(
@@ -260,11 +289,19 @@ def build_container(
             }
         elif Part.ACCOUNTS in wanted:
             accounts = AccountsApplication(event_store_env(settings, "accounts", create_table=create_tables))
+        if Part.ACCOUNTS in wanted:
+            data_keys = build_data_key_store(settings, create_table=create_tables)
         if Part.READ_STORE in wanted:
             read_store = build_read_store(settings, create_tables=create_tables)
     except BaseException:
         Container(
-            settings, blocks, graphs=graphs, executions=executions, later_contexts=later, accounts=accounts
+            settings,
+            blocks,
+            graphs=graphs,
+            executions=executions,
+            later_contexts=later,
+            accounts=accounts,
+            data_keys=data_keys,
         ).close()
         raise
     return Container(
@@ -274,6 +311,8 @@ def build_container(
         executions=executions,
         later_contexts=later,
         accounts=accounts,
+        data_keys=data_keys,
+        master_keys=master_keys,
         read_store=read_store,
         jwt=jwt,
         block_workers=BlockWorkerPool(settings.block_workers) if Part.BLOCK_WORKERS in wanted else None,

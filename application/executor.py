@@ -70,11 +70,13 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from application.block_runner import BlockRunner, InlineBlockRunner
+from application.credentials import CredentialsSource
 from application.execution_observer import ExecutionObserver, NoObserver
 from application.execution_writer import GroupCommitWriter
 from application.executions import ExecutionsApplication, check_inputs
 from domain.blocks.base import Block, BlockError, BlockType, RunContext
 from domain.blocks.conversion import ConversionError, convert
+from domain.credentials import RUN_CREDENTIALS, CredentialsUnavailableError, ResolvedCredentials, credentials_references
 from domain.dynamic_pins import merge_dynamic_inputs
 from domain.execution import GraphExecution, NodeExecution
 from domain.execution_engine import ExecutionPlan
@@ -170,8 +172,11 @@ class Executor:
         runner: BlockRunner | None = None,
         config: ExecutorConfig | None = None,
         executor_id: str | None = None,
+        credentials: CredentialsSource | None = None,
     ) -> None:
         self.app = app
+        self.credentials = credentials
+        """Where a node's credentials references are opened (None: blocks run on their configured keys)."""
         self.runner = runner or InlineBlockRunner()  # where blocks run (CPU-bound ones: where a timeout stops them)
         self.graphs = graphs
         self.lookup = lookup
@@ -437,7 +442,7 @@ class Executor:
     async def _fail(self, run: _Run, error: str) -> None:
         """End the run FAILED with a graph-level ``error`` (its sub-agent runs are stopped)."""
         await self._stop_children(run)
-        run.execution.fail(error, _graph_stats(run.execution))
+        run.execution.fail(error, {**_graph_stats(run.execution), "error": error})  # the stats say why, too
         self.writer.mark(run.execution)
         self._observe_end(run.execution)
         await self.writer.flush()
@@ -560,6 +565,8 @@ class Executor:
             if block.block_type == BlockType.AGENT:
                 data = fold_agent_inputs(block, data)
             data = coerce_inputs(block, data)
+            # opened for this block run only: the node's recorded input keeps the reference
+            context.extra[RUN_CREDENTIALS] = await self._open_credentials(execution, block, data)
             async with asyncio.timeout(timeout):
                 async for pin, value in self.runner.execute(block, data, context):
                     produced += 1
@@ -575,6 +582,11 @@ class Executor:
             error = exc.message
         except TimeoutError:
             error = f"Node execution timed out after {timeout:g} seconds"
+        except CredentialsUnavailableError as exc:
+            error = str(exc)
+            self._hit_limit(run, error)  # the node fails, and the run with it (AutoGPT fails it too)
+        finally:
+            context.extra.pop(RUN_CREDENTIALS, None)
         stats: dict[str, Any] = {
             "walltime": time.perf_counter() - started,
             "cputime": time.thread_time() - cpu_started,
@@ -591,6 +603,24 @@ class Executor:
             execution.complete_node(node_exec_id, stats)
             self.observer.node_ended(S.COMPLETED.value)
         self.writer.mark(execution)
+
+    async def _open_credentials(
+        self, execution: GraphExecution, block: Block, data: dict[str, Any]
+    ) -> dict[str, ResolvedCredentials]:
+        """The node's credentials references (the run's ``credentials_inputs`` over its own), opened.
+
+        Raises ``CredentialsUnavailableError`` when one is not the user's, was deleted or cannot be decrypted.
+        """
+        if self.credentials is None:
+            return {}
+        fields = list(block.Input.model_fields)
+        given = {name: value for name, value in execution.credentials_inputs.items() if name in fields}
+        references = credentials_references(fields, {**data, **given})
+        source = self.credentials
+        return {
+            name: await asyncio.to_thread(source.resolve, execution.user_id, reference)
+            for name, reference in references.items()
+        }
 
     async def _wait_for_read_side(self) -> None:
         """Hold a long run's next node while the read models are more than ``max_read_lag`` events behind.

@@ -12,7 +12,9 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from domain.api_key import ApiKey
+from domain.credentials import IntegrationCredentials
 from domain.credit_ledger import CreditLedger
+from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 
@@ -51,7 +53,7 @@ def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:
 CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
-    "accounts": (ApiKey, CreditLedger),
+    "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey),
 }
 """The aggregates whose events each context's log holds."""
 
@@ -61,5 +63,15 @@ def context_event_types(context: str) -> tuple[EventType, ...]:
     return tuple(
         event_type
         for aggregate in CONTEXT_AGGREGATES.get(context, ())
+        for event_type in declared_event_types(aggregate)
+    )
+
+
+def events_of_other_aggregates(context: str, *aggregates: type[Aggregate]) -> frozenset[EventType]:
+    """The event types of ``context``'s aggregates other than ``aggregates``: what a read model of those ignores."""
+    return frozenset(
+        event_type
+        for aggregate in CONTEXT_AGGREGATES.get(context, ())
+        if aggregate not in aggregates
         for event_type in declared_event_types(aggregate)
     )

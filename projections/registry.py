@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections.api_keys.projection import ApiKeysProjection
 from projections.audit import AuditProjection
 from projections.base import Projection, accounted_for
+from projections.credentials.projection import CredentialsProjection
 from projections.credits.projection import CreditsProjection
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
@@ -18,6 +19,7 @@ def all_projections() -> list[Projection]:
         AuditProjection(),
         ApiKeysProjection(),
         CreditsProjection(),
+        CredentialsProjection(),
     )
     return [accounted_for(p) for p in projections]
 

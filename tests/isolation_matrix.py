@@ -955,3 +955,50 @@ ROUTES.update(
         ),
     }
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Integration credentials and the erasure of a user's secrets
+# --------------------------------------------------------------------------------------------
+
+
+def plant_credentials(client: TestClient, world: World) -> None:
+    """The owner's stored API key for openai: its title and the key itself are secrets of the owner."""
+    created = ok(
+        client.post(
+            "/api/integrations/openai/credentials",
+            headers=world.owner_headers,
+            json={"type": "api_key", "title": world.marker("credentials-title"), "api_key": world.marker("sk")},
+        )
+    )
+    world.ids["credentials_id"] = [created["id"]]
+
+
+def credentials_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its credentials, before and after the other callers' calls."""
+    return {"credentials": ok(client.get("/api/integrations/credentials", headers=headers))}
+
+
+def _only_own_credentials(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    assert all(item["id"] not in world.ids["credentials_id"] for item in response.json())
+
+
+PROVISIONERS.append(plant_credentials)
+OWNER_VIEWS.append(credentials_view)
+PARAMS["credentials_id"] = Param("credentials_id")
+PARAMS["provider"] = Param(fixed=("openai", "github"))
+QUERY_PARAMS["force"] = "a flag (AutoGPT's webhook override)"
+ROUTES.update(
+    {
+        ("POST", "/api/integrations/{provider}/credentials"): Plan(
+            201, body=lambda w: {"type": "api_key", "title": "mine", "api_key": "sk-mine"}
+        ),
+        ("GET", "/api/integrations/credentials"): Plan(200, check=_only_own_credentials),
+        ("GET", "/api/integrations/{provider}/credentials"): Plan(200, check=_only_own_credentials),
+        ("GET", "/api/integrations/{provider}/credentials/{credentials_id}"): Plan(404),
+        ("DELETE", "/api/integrations/{provider}/credentials/{credentials_id}"): Plan(
+            404, queries=({}, {"force": "true"})
+        ),
+        ("DELETE", "/api/admin/users/{user_id}/secrets"): Plan(403),
+    }
+)

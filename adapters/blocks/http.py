@@ -22,6 +22,11 @@ never pooled: it gets a connection of its own, verified for its own SNI host
 name, as before. A loop keeps at most ``_MAX_POOLS_PER_LOOP`` users' pools;
 the least recently used is closed once its requests are done.
 
+Authentication: the optional ``credentials`` input names stored
+``host_scoped`` credentials (``{id, provider: "http", type: "host_scoped"}``);
+the executor opens them for the run and their headers go with every hop to
+their host (``*.example.com`` matches its subdomains), never to another.
+
 File uploads: ``files`` accepts ``data:`` URIs (base64 or percent-encoded)
 only; AutoGPT also takes URLs and workspace paths, which need a media store.
 """
@@ -42,11 +47,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import unquote_to_bytes
 
 import httpx
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from domain.blocks.base import (
     Block,
@@ -58,6 +63,7 @@ from domain.blocks.base import (
     SchemaField,
 )
 from domain.blocks.io import FormattedStringType
+from domain.credentials import run_credentials
 
 _MAX_JSON_BODY_CHARS = 10_000_000
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -240,6 +246,43 @@ _Body = Annotated[
 ]
 
 
+class HostScopedCredentials(BaseModel):
+    """A reference to stored ``host_scoped`` credentials: headers for one host (never the headers themselves)."""
+
+    model_config = ConfigDict(
+        title="HostScopedCredentials",
+        json_schema_extra={"credentials_provider": ["http"], "credentials_types": ["host_scoped"]},
+    )
+
+    id: str
+    title: str | None = None
+    provider: Literal["http"]
+    type: Literal["host_scoped"]
+
+
+def _plain_credentials_schema(schema: dict[str, Any]) -> None:
+    # optional at run time, but shown as the credentials object the UI and credentials_input_schema expect
+    branches = schema.pop("anyOf", None)
+    if isinstance(branches, list):
+        schema.update(next(b for b in branches if b.get("type") != "null"))
+    schema["advanced"] = True
+
+
+def host_matches(url: httpx.URL, pattern: str) -> bool:
+    """``url`` goes to ``pattern``'s host (and port, when it names one), or a subdomain of a ``*.`` pattern."""
+    pattern = pattern.lower().rstrip(".")
+    name, sep, port = pattern.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:
+        default = 443 if url.scheme == "https" else 80
+        if int(port) != (url.port or default):
+            return False
+        pattern = name
+    host = url.host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern.strip("[]")
+
+
 class SendWebRequestBlock(Block):
     """Sends one HTTP request and sorts the answer by status class."""
 
@@ -277,6 +320,11 @@ class SendWebRequestBlock(Block):
         files: list[MediaFileType] = SchemaField(
             default_factory=list,
             description="Mapping of *form field name* → Image url / path / base64 url.",
+        )
+        credentials: HostScopedCredentials | None = Field(
+            None,
+            description="Stored host-scoped credentials: their headers are sent to their host only.",
+            json_schema_extra=_plain_credentials_schema,
         )
 
     class Output(BlockSchema):
@@ -324,7 +372,11 @@ class SendWebRequestBlock(Block):
             content["content"] = json.dumps(body)
 
         try:
-            response = await self._send(context.user_id, data.method.value, data.url, data.headers, content)
+            stored = run_credentials(context)
+            scoped = (stored.meta.host or "", stored.headers) if stored is not None and stored.meta.host else None
+            response = await self._send(
+                context.user_id, data.method.value, data.url, data.headers, content, scoped=scoped
+            )
         except RequestRefusedError as exc:
             yield "error", str(exc)
             return
@@ -354,9 +406,19 @@ class SendWebRequestBlock(Block):
             yield "server_error", result
 
     async def _send(
-        self, user_id: str, method: str, raw_url: str, headers: dict[str, str], content: dict[str, Any]
+        self,
+        user_id: str,
+        method: str,
+        raw_url: str,
+        headers: dict[str, str],
+        content: dict[str, Any],
+        *,
+        scoped: tuple[str, dict[str, str]] | None = None,
     ) -> httpx.Response:
-        """Send the request, following redirects and checking every hop against the policy."""
+        """Send the request, following redirects and checking every hop against the policy.
+
+        ``scoped`` is ``(host, headers)`` of host-scoped credentials: added to each hop to that host only.
+        """
         url = httpx.URL(raw_url)
         headers = dict(headers)
         async with (
@@ -372,6 +434,8 @@ class SendWebRequestBlock(Block):
                 address = await resolve_checked(url, self.policy)
                 target, extensions = url, {}
                 send_headers = dict(headers)
+                if scoped is not None and host_matches(url, scoped[0]):
+                    send_headers.update(scoped[1])
                 if address is not None:
                     # Connect to the address just checked; name the host for HTTP and TLS.
                     target = url.copy_with(host=address)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.api_key import ApiKey, APIKeyStatus
-from domain.event_types import context_event_types
+from domain.event_types import events_of_other_aggregates
 from projections.api_keys.tables import API_KEYS
 from projections.base import Projection
 from projections.dispatch import EventHandlers
@@ -81,7 +81,7 @@ class ApiKeysProjection(Projection):
     contexts = frozenset({"accounts"})
     tables = (API_KEYS,)
     handles = _HANDLERS.types
-    ignores = frozenset(context_event_types("accounts")) - _HANDLERS.types  # the context's other aggregates
+    ignores = events_of_other_aggregates("accounts", ApiKey)  # credentials, data keys: other read models
 
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         """Apply each event of ``batch`` in log order."""

@@ -171,6 +171,7 @@ def test_every_bounded_context_has_its_own_event_store(data_dir: Path) -> None:
         "accounts.sqlite3",
         "executions.sqlite3",
         "graphs.sqlite3",
+        "keys.sqlite3",  # the users' wrapped data keys, beside the accounts store (deletable: crypto-shredding)
         "read.sqlite3",
         "schedules.sqlite3",
         "store.sqlite3",
@@ -259,7 +260,7 @@ def test_db_init_names_every_store_it_creates(data_dir: Path) -> None:
     result = runner.invoke(app, ["db", "init"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in data_dir.glob("*.sqlite3"))
-    assert len(files) == 6
+    assert len(files) == 7
     named = " ".join(result.stdout.split())
     for name in files:
         assert name in named
@@ -282,7 +283,8 @@ def test_each_role_builds_only_the_parts_it_needs(data_dir: Path) -> None:
     finally:
         executor.close()
     assert not (data_dir / "read.sqlite3").exists() and not (data_dir / "jwt-dev-secret").exists()
-    assert not (data_dir / "accounts.sqlite3").exists()  # only the relay, projector and API read every log
+    # the executor opens a node's credentials from the accounts store (only the relay, projector and API read every log)
+    assert (data_dir / "accounts.sqlite3").exists() and not (data_dir / "store.sqlite3").exists()
 
     projector = build_for(["projector"], settings)
     try:

@@ -11,9 +11,10 @@ Where the endpoint and the key come from: the ``LLMConfig`` the blocks are
 built with (``llm_blocks(config)``), per provider of the node's model when
 ``provider_base_urls`` / ``provider_api_keys`` name it. The ``credentials``
 input only *names* stored credentials (``{id, provider, type, title}``);
-secrets never travel through node inputs. Until a credentials store resolves
-those references, the configured key is used for every call, and a node with
-no credentials at all runs against the configured endpoint.
+secrets never travel through node inputs. The executor opens the referenced
+credentials for the node's run (``domain.credentials.run_credentials``) and
+their API key is the bearer key of the call; a node with no credentials uses
+the configured key (``AGENTGRAPH_LLM_API_KEY``, the embedded demo's).
 
 The modules: ``catalogue`` (the models and their facts), ``credentials`` (the
 credentials pin), ``config`` and ``client`` (the endpoint), ``errors`` (what a

@@ -31,6 +31,7 @@ from adapters.blocks.llm.json_output import (
 from adapters.blocks.llm.messages import compress_messages, estimate_tokens, history_messages, sanitize
 from domain.blocks.base import Block, BlockCategory, BlockOutput, BlockSchemaOutput, RunContext, SchemaField
 from domain.blocks.templating import render_template
+from domain.credentials import run_credentials
 
 
 class AIStructuredResponseGeneratorBlock(Block):
@@ -227,6 +228,9 @@ class AIStructuredResponseGeneratorBlock(Block):
             available = max(model.context_window - estimate_tokens(prompt), 0)
             limit = max(min(available, model.max_output_tokens or 2**15, max_tokens), 1)
         base_url, api_key = self.config.endpoint_for(model.provider)
+        stored = run_credentials(context)  # the node's stored credentials, opened by the executor for this run
+        if stored is not None and stored.bearer_token:
+            api_key = stored.bearer_token
         client = ChatCompletionsClient(base_url, api_key, self.config.timeout_seconds)
         completion = await client.complete(
             self.config.model_override or model.value,

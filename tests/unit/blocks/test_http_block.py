@@ -53,6 +53,7 @@ def test_identity_and_pins() -> None:
         "body",
         "files_name",
         "files",
+        "credentials",  # optional host-scoped credentials (ours; AutoGPT's block has no such pin)
     }
     assert SendWebRequestBlock.Input.required_fields() == {"url"}
     assert SendWebRequestBlock.output_pins() == {"response", "client_error", "server_error", "error"}
@@ -462,3 +463,25 @@ def test_fake_server_stops_promptly_with_a_delayed_request_in_flight() -> None:
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert errors and isinstance(errors[0], httpx.HTTPError)
+
+
+async def test_host_scoped_credentials_add_their_headers_to_their_host_only(fake_http: FakeHTTPServer) -> None:
+    from domain.credentials import RUN_CREDENTIALS, CredentialsMeta, CredentialsType, ResolvedCredentials
+
+    def opened(host: str) -> RunContext:
+        meta = CredentialsMeta("alice", "http", CredentialsType.HOST_SCOPED, host=host)
+        resolved = ResolvedCredentials("c1", meta, {"headers": {"X-Api-Token": "hdr-secret"}})
+        return RunContext(user_id="alice", extra={RUN_CREDENTIALS: {"credentials": resolved}})
+
+    reference = {"id": "c1", "provider": "http", "type": "host_scoped"}
+    inputs = {"url": fake_http.url("/echo"), "method": "GET", "credentials": reference}
+    block = SendWebRequestBlock(OPEN)
+    here = httpx.URL(fake_http.url("/")).netloc.decode()
+    echo = (await collect_outputs(block, inputs, opened(here)))[0][1]
+    assert echo["headers"]["x-api-token"] == "hdr-secret"
+    echo = (await collect_outputs(block, inputs, opened("api.example.com")))[0][1]
+    assert "x-api-token" not in echo["headers"]
+    with FakeHTTPServer() as other:  # a redirect to another host does not carry them
+        fake_http.redirect("/away", other.url("/landed"))
+        landed = (await collect_outputs(block, {**inputs, "url": fake_http.url("/away")}, opened(here)))[0][1]
+        assert landed["path"] == "/landed" and "x-api-token" not in landed["headers"]
