@@ -64,6 +64,10 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "block_usage",
         "audit_log",
         "api_keys",
+        "credit_transactions",
+        "credit_balances",
+        "credit_refund_requests",
+        "integration_credentials",
         "projection_positions",
         "dead_letters",
     }

@@ -62,7 +62,14 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
         assert figures["relay_position"] is None and figures["relay_lag"] is None
     assert body["projections"]["graphs"] == {"graphs": {"applied": heads["graphs"], "lag": 0, "parked": 0}}
     assert body["projections"]["executions"]["executions"] == {"applied": heads["executions"], "lag": 0, "parked": 0}
-    assert set(body["projections"]) == {"graphs", "executions", "audit", "api_keys"}
+    assert set(body["projections"]) == {
+        "graphs",
+        "executions",
+        "audit",
+        "api_keys",
+        "credits",
+        "integration_credentials",
+    }
 
     projector = body["projector"]
     assert projector["feed"] == "event_store"
