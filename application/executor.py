@@ -326,7 +326,7 @@ class Executor:
             log.warning("execution %s cannot run: %s", execution.id, exc)
             if execution.status == S.QUEUED:
                 execution.start(self.executor_id)
-            execution.fail(str(exc), _graph_stats(execution))
+            execution.fail(str(exc), {**_graph_stats(execution), "error": str(exc)})  # the stats say why, too
             self.writer.mark(execution)
             await self.writer.flush()
             self._claimed.discard(execution.id)

@@ -232,3 +232,36 @@ def test_no_secret_leaks_distributed(
     hits += scan_files(sorted((tmp_path / "data").glob("*")), SECRETS)
     hits += scan_text("caplog", caplog.text, SECRETS)
     assert hits == []
+
+
+def test_a_run_needing_a_secret_input_of_a_shredded_user_fails_clearly(tmp_path: Path) -> None:
+    settings = Settings(
+        JWT_VERIFY_KEY=JWT_KEY, AGENTGRAPH_DATA_DIR=tmp_path / "data", AGENTGRAPH_ENCRYPTION_KEY=MASTER_KEY
+    )
+    container = build_container(settings)
+    try:
+        with SessionClient(create_app(container, run_executor=False, run_projector=True)) as client:
+            user = {"Authorization": f"Bearer {mint_token(container.jwt, 'alice')}"}
+            admin = {"Authorization": f"Bearer {mint_token(container.jwt, 'root', role='admin')}"}
+            body = {
+                "name": "g",
+                "nodes": [graph({"id": "x", "provider": "openai", "type": "api_key", "title": ""})["nodes"][0]],
+            }
+            graph_id = client.post("/api/graphs", json={"graph": body}, headers=user).json()["id"]
+            started = client.post(
+                f"/api/graphs/{graph_id}/execute/1", json={"inputs": {"passphrase": "p"}}, headers=user
+            )
+            assert started.status_code == 200, started.text
+            assert client.delete("/api/admin/users/alice/secrets", headers=admin).status_code == 200
+        with SessionClient(create_app(container, run_executor=True, run_projector=True)) as client:
+            deadline = time.monotonic() + 30
+            while (run := client.get(f"/api/graphs/{graph_id}/executions/{started.json()['id']}", headers=user).json())[
+                "status"
+            ] not in ("COMPLETED", "FAILED"):
+                assert time.monotonic() < deadline, run
+                time.sleep(0.1)
+    finally:
+        container.close()
+    assert run["status"] == "FAILED"
+    said = json.dumps(run)  # the run's error: the input's name and why, never a secret
+    assert "Secret input 'passphrase'" in said and "secrets of user #alice were erased" in said, said
