@@ -94,6 +94,7 @@ class ExecutorService:
                 max_subagent_depth=settings.max_subagent_depth,
             ),
             credentials=container.credentials if Part.SECRETS in container.parts else None,
+            secret_inputs=container.run_inputs,
         )
         self.feed: ExecutionLogFeed | KafkaExecutionFeed
         if settings.kafka_bootstrap:

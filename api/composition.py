@@ -40,6 +40,7 @@ from application.credits import Credits
 from application.encryption import DataKeyStore, MasterKeyRing, SecretsVault
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
+from application.secret_inputs import RunInputSecrets
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
 from projections.api_keys.queries import ApiKeyQueries
@@ -168,6 +169,14 @@ class Container:
         keys = _built(self._master_keys, Part.SECRETS)
         vault = SecretsVault(self.accounts, keys, _built(self._data_keys, Part.SECRETS))
         return CredentialsService(self.accounts, vault)
+
+    @property
+    def run_inputs(self) -> RunInputSecrets | None:
+        """Secret run inputs: sealed when a run is requested, opened by the executor (None without the keys)."""
+        if Part.SECRETS not in self.parts:
+            return None
+        keys = _built(self._master_keys, Part.SECRETS)
+        return RunInputSecrets(SecretsVault(self.accounts, keys, _built(self._data_keys, Part.SECRETS)))
 
     @property
     def credentials_queries(self) -> CredentialsQueries:

@@ -12,19 +12,21 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ConnectionPoolClosedError, IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import get_topic
 
 from application.results import RunRequested, Written, position_of
+from application.secret_inputs import RunInputSecrets, SecretInputUnavailableError
 from domain.blocks.base import BlockInputError, BlockType
 from domain.execution import RUN_ENDINGS, ExecutionStopRequest, GraphExecution
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup, GraphValidationError
 from domain.not_found import ExecutionNotFoundError
+from domain.secret_inputs import mask_sealed, secret_input_names
 
 S = ExecutionStatus
 
@@ -76,15 +78,25 @@ class ExecutionsApplication(Application[UUID]):
         credentials_inputs: dict[str, Any] | None = None,
         parent_execution_id: str | None = None,
         parent_node_exec_id: str | None = None,
+        secrets: RunInputSecrets | None = None,
     ) -> RunRequested:
         """Check the inputs against the graph's input nodes, then record a queued run.
 
         Raises ``GraphValidationError`` (``node_errors`` keyed by input node)
         when a required input is missing or a value does not fit its input
-        block; nothing is recorded then.
+        block; nothing is recorded then. Values of ``secret`` input nodes are
+        recorded sealed by ``secrets`` (``application.secret_inputs``), and
+        answered masked; without ``secrets`` such a run is refused.
         """
         check_inputs(graph, lookup, inputs)
+        execution_id = uuid4()
+        names = secret_input_names(graph, lookup) & inputs.keys()
+        if names:
+            if secrets is None:
+                raise SecretInputUnavailableError("secret inputs cannot be sealed here: no encryption key configured")
+            inputs = secrets.seal_inputs(user_id, execution_id, names, inputs)
         execution = GraphExecution.request(
+            execution_id=execution_id,
             graph_id=graph_id,
             graph_version=graph_version,
             user_id=user_id,
@@ -100,7 +112,7 @@ class ExecutionsApplication(Application[UUID]):
             user_id=user_id,
             graph_id=graph_id,
             graph_version=graph_version,
-            inputs=execution.inputs,
+            inputs=mask_sealed(execution.inputs),
             credentials_inputs=execution.credentials_inputs,
         )
 

@@ -74,6 +74,7 @@ from application.credentials import CredentialsSource
 from application.execution_observer import ExecutionObserver, NoObserver
 from application.execution_writer import GroupCommitWriter
 from application.executions import ExecutionsApplication, check_inputs
+from application.secret_inputs import RunInputSecrets, SecretInputUnavailableError
 from domain.blocks.base import Block, BlockError, BlockType, RunContext
 from domain.blocks.conversion import ConversionError, convert
 from domain.credentials import RUN_CREDENTIALS, CredentialsUnavailableError, ResolvedCredentials, credentials_references
@@ -84,6 +85,7 @@ from domain.execution_status import ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup
 from domain.json_codec import JSONLimitError, json_size, recordable_text
+from domain.secret_inputs import OpenedSecrets, is_sealed, secret_input_names
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -149,6 +151,7 @@ class _Run:
     depth: int = 0  # sub-agent nesting: 0 for a top-level run
     node_starts: int = 0  # node executions started in this run tree (counted on the root)
     limit_error: str | None = None
+    secrets: OpenedSecrets = field(default_factory=OpenedSecrets)  # shared by a run tree, in memory only
 
     @property
     def id(self) -> UUID:
@@ -173,9 +176,12 @@ class Executor:
         config: ExecutorConfig | None = None,
         executor_id: str | None = None,
         credentials: CredentialsSource | None = None,
+        secret_inputs: RunInputSecrets | None = None,
     ) -> None:
         self.app = app
         self.credentials = credentials
+        self.secret_inputs = secret_inputs
+        """Where a run's sealed secret inputs are opened (``application.secret_inputs``)."""
         """Where a node's credentials references are opened (None: blocks run on their configured keys)."""
         self.runner = runner or InlineBlockRunner()  # where blocks run (CPU-bound ones: where a timeout stops them)
         self.graphs = graphs
@@ -312,18 +318,21 @@ class Executor:
         output_listener: Callable[[tuple[str, Any] | None], None] | None = None,
         parent: _Run | None = None,
     ) -> _Run | None:
+        secrets = parent.secrets if parent is not None else OpenedSecrets()
         try:
             plan = await self._plan(execution)
+            await self._open_secret_inputs(execution, plan, secrets)
         except Exception as exc:  # the graph or a block is gone: the run cannot go on
             log.warning("execution %s cannot run: %s", execution.id, exc)
             if execution.status == S.QUEUED:
                 execution.start(self.executor_id)
-            execution.fail(str(exc), _graph_stats(execution))
+            execution.fail(str(exc), {**_graph_stats(execution), "error": str(exc)})  # the stats say why, too
             self.writer.mark(execution)
             await self.writer.flush()
             self._claimed.discard(execution.id)
             return None
         run = _Run(execution=execution, plan=plan, is_child=is_child, output_listener=output_listener, parent=parent)
+        run.secrets = secrets
         run.depth = parent.depth + 1 if parent is not None else 0
         self.runs[execution.id] = run
         run.driver = asyncio.create_task(self._drive(run), name=f"run-{execution.id}")
@@ -339,6 +348,16 @@ class Executor:
             cached = (execution.user_id, ExecutionPlan(graph, self.lookup))
             self._plans[key] = cached
         return cached[1]
+
+    async def _open_secret_inputs(self, execution: GraphExecution, plan: ExecutionPlan, into: OpenedSecrets) -> None:
+        """Open the run's sealed secret inputs into ``into`` (``SecretInputUnavailableError`` if one cannot be)."""
+        names = secret_input_names(plan.graph, self.lookup)
+        if not any(is_sealed(execution.inputs.get(name)) for name in names):
+            return
+        if self.secret_inputs is None:
+            raise SecretInputUnavailableError("secret inputs cannot be opened here: no encryption key configured")
+        opener = self.secret_inputs.open_inputs
+        await asyncio.to_thread(opener, execution.user_id, execution.id, names, execution.inputs, into)
 
     # -- driving one run -----------------------------------------------------
 
@@ -561,7 +580,7 @@ class Executor:
         output_bytes = produced = 0
         timeout = self.config.node_timeout_seconds
         try:
-            data = merge_dynamic_inputs(node.input_data)
+            data = run.secrets.reveal(merge_dynamic_inputs(node.input_data))  # secret inputs in clear, for the block
             if block.block_type == BlockType.AGENT:
                 data = fold_agent_inputs(block, data)
             data = coerce_inputs(block, data)
@@ -595,7 +614,7 @@ class Executor:
             **context.stats,
         }
         if error is not None:
-            error = recordable_text(error)  # whatever a block raised, its failure is recorded
+            error = run.secrets.redact(recordable_text(error))  # whatever a block raised, its failure is recorded
             self._emit(run, node, "error", error)
             execution.fail_node(node_exec_id, error, stats)
             self.observer.node_ended(S.FAILED.value)
@@ -656,7 +675,7 @@ class Executor:
 
         An output over a JSON limit (``domain.json_codec``) fails the node instead of being recorded.
         """
-        value = jsonable(value)
+        value = run.secrets.redact(jsonable(value))  # the exact secret inputs are recorded as their tokens
         try:
             size = json_size(value)
         except JSONLimitError as exc:
@@ -688,11 +707,18 @@ class Executor:
             raise BlockError(f"sub-agent depth limit of {depth} levels reached")
         graph = await asyncio.to_thread(self.graphs.graph_for_run, user_id, graph_id, graph_version)
         check_inputs(graph, self.lookup, inputs)
+        child_id, recorded = uuid4(), parent.secrets.redact(inputs)
+        if names := secret_input_names(graph, self.lookup) & inputs.keys():
+            if self.secret_inputs is None:
+                raise BlockError("secret inputs cannot be sealed here: no encryption key configured")
+            seal = self.secret_inputs.seal_inputs
+            recorded = await asyncio.to_thread(seal, user_id, child_id, names, recorded, parent.secrets)
         child = GraphExecution.request(
+            execution_id=child_id,
             graph_id=graph_id,
             graph_version=graph_version,
             user_id=user_id,
-            inputs=inputs,
+            inputs=recorded,
             parent_execution_id=str(parent.id),
             parent_node_exec_id=parent_node_exec_id,
         )

@@ -105,6 +105,7 @@ def execute_graph(
         lookup=container.blocks.get,
         inputs=body.inputs,
         credentials_inputs=body.credentials_inputs,
+        secrets=container.run_inputs,
     )
     meta = run_meta(
         execution_id=str(requested.aggregate_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.execution_status import ExecutionStatus
+from domain.secret_inputs import mask_sealed
 from projections.envelope import EventEnvelope
 from projections.executions.unit_of_work import Row, UnitOfWork
 
@@ -20,7 +21,7 @@ def requested(event: EventEnvelope, work: UnitOfWork) -> None:
             "user_id": data["user_id"],
             "parent_execution_id": data.get("parent_execution_id"),
             "status": S.INCOMPLETE.value,
-            "inputs": data.get("inputs", {}),
+            "inputs": mask_sealed(data.get("inputs", {})),  # secret inputs: sealed in the event, masked here
             "credential_inputs": data.get("credentials_inputs") or {},
             "outputs": {},
             "stats": {},
@@ -65,7 +66,7 @@ def ended(status: ExecutionStatus, event: EventEnvelope, run: Row, work: UnitOfW
         status=status.value,
         ended_at=event.timestamp,
         stats=stats,
-        error=event.data.get("error"),
+        error=mask_sealed(event.data.get("error")),
         duration_seconds=stats.get("duration"),
         cost=float(stats.get("cost") or 0),
         node_count=int(stats.get("node_exec_count") or 0),
