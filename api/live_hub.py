@@ -104,6 +104,8 @@ class LiveClient:
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the client fell behind by a whole queue: its sender closes it."""
+    sending_since: float | None = None
+    """The event loop's time when the burst of frames being sent now began (None: not sending)."""
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.max_queue)

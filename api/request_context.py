@@ -54,7 +54,8 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def echoing(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] in ("http.response.start", "websocket.accept"):  # a WebSocket's handshake answer
+                message["headers"] = list(message.get("headers") or [])
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
 

@@ -149,6 +149,7 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
     tasks = [
         asyncio.create_task(_receive(websocket, hub, client, lock)),
         asyncio.create_task(_send(websocket, client, lock)),
+        asyncio.create_task(_watch_sends(client)),
         asyncio.create_task(client.dropped.wait()),
     ]
     try:
@@ -204,23 +205,34 @@ async def _receive(
                 await websocket.send_text(reply)
 
 
-async def _send(websocket: WebSocket, client: LiveClient, lock: asyncio.Lock) -> tuple[int, str] | None:
-    """Send queued frames in order; a send the network does not take in time drops the client.
+async def _send(websocket: WebSocket, client: LiveClient, lock: asyncio.Lock) -> None:
+    """Send queued frames in order, every frame already queued in one go (a run's updates come in bursts).
 
-    Every frame already queued goes out under one lock and one deadline (a run's updates come in bursts):
-    a burst then costs one wake-up of this task and one timer, not one per frame, which is most of what
-    fanning an update out to a thousand sockets costs besides the socket writes.
+    No timer per send: ``client.sending_since`` marks a burst in progress and ``_watch_sends`` drops a
+    client whose burst the network has not taken within ``SEND_TIMEOUT_SECONDS``. Fanning an update out
+    to a thousand sockets then costs one wake-up of this task per socket and the socket writes, not a
+    timer armed and cancelled per frame.
     """
     queue = client.queue
+    clock = asyncio.get_running_loop().time
     while True:
         burst = [await queue.get()]
         while not queue.empty():
             burst.append(queue.get_nowait())
-        try:
-            async with lock, asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                for message in burst:
-                    await websocket.send_text(message.text)
-        except TimeoutError:
+        async with lock:
+            client.sending_since = clock()
+            for message in burst:
+                await websocket.send_text(message.text)
+            client.sending_since = None
+
+
+async def _watch_sends(client: LiveClient) -> tuple[int, str]:
+    """Wait until one burst of sends has been in progress for longer than ``SEND_TIMEOUT_SECONDS``."""
+    clock = asyncio.get_running_loop().time
+    while True:
+        await asyncio.sleep(SEND_TIMEOUT_SECONDS / 4)
+        began = client.sending_since
+        if began is not None and clock() - began > SEND_TIMEOUT_SECONDS:
             return 1013, "Client too slow: send timed out"
 
 

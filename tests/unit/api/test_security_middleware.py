@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from adapters.settings import Settings
 from api.app import create_app
+from api.auth import mint_token
 from api.composition import Container, build_container
 from api.request_context import MAX_LENGTH, RequestIdLogFilter, serve_log_config
 from application import command_metadata
@@ -102,6 +103,12 @@ def test_a_request_id_is_echoed_and_recorded_with_the_events_it_causes(
     graph_id = created.json()["id"]
     events = [e for e in container.event_logs["graphs"].read(after=0, limit=1000) if e.aggregate_id == graph_id]
     assert events and all(event.metadata == {"user_id": "alice", "request_id": "abc"} for event in events)
+
+
+def test_a_websocket_handshake_echoes_its_request_id(client: TestClient, container: Container) -> None:
+    token = mint_token(container.jwt, "alice")
+    with client.websocket_connect(f"/ws?token={token}", headers={"X-Request-ID": "ws-1"}) as socket:
+        assert dict(socket.extra_headers or [])[b"x-request-id"] == b"ws-1"
 
 
 @pytest.mark.parametrize(
