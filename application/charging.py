@@ -55,7 +55,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -76,7 +75,6 @@ class LedgerBatch:
     """A user's ledger events collected for one group commit."""
 
     user_id: str
-    ledger_id: UUID
     events: list[Any]
 
 
@@ -89,8 +87,6 @@ class LedgerBook:
         self._ledgers: dict[str, CreditLedger] = {}
         self._loading: dict[str, asyncio.Future[CreditLedger]] = {}
         self._uncounted: defaultdict[str, int] = defaultdict(int)
-        self._orphans: dict[str, list[Any]] = {}
-        """Events charged on a copy that was replaced: replayed on the next copy when it is loaded."""
 
     # -- reads ----------------------------------------------------------------
 
@@ -167,7 +163,7 @@ class LedgerBook:
                 ledger.count_node_executions(count)
         self._uncounted.clear()
         return [
-            LedgerBatch(user, ledger.id, list(ledger.collect_events()))
+            LedgerBatch(user, list(ledger.collect_events()))
             for user, ledger in self._ledgers.items()
             if ledger.pending_events
         ]
