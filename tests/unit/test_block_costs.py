@@ -21,7 +21,10 @@ PLATFORM_OPENAI = {"id": OPENAI.id, "provider": "openai", "type": "api_key", "ti
 def test_an_llm_call_on_the_platforms_openai_key_costs_its_models_price() -> None:
     cost, matched = block_usage_cost(TEXT_GENERATOR, {"model": "gpt-4o-mini", "credentials": PLATFORM_OPENAI})
     assert cost == 1
-    assert matched == {"model": "gpt-4o-mini", "credentials": {"id": OPENAI.id, "provider": "openai", "type": "api_key"}}
+    assert matched == {
+        "model": "gpt-4o-mini",
+        "credentials": {"id": OPENAI.id, "provider": "openai", "type": "api_key"},
+    }
     assert block_usage_cost(TEXT_GENERATOR, {"model": "gpt-4o", "credentials": PLATFORM_OPENAI})[0] == 3
 
 
