@@ -87,6 +87,10 @@ class LedgerBook:
         self._ledgers: dict[str, CreditLedger] = {}
         self._loading: dict[str, asyncio.Future[CreditLedger]] = {}
         self._uncounted: defaultdict[str, int] = defaultdict(int)
+        self._in_flight: dict[str, int] = {}
+        """Users whose collected events the writer has not settled yet (written, or replayed on the store's copy)."""
+        self._settled = asyncio.Event()
+        """Set (and replaced) each time the writer settles a batch."""
 
     # -- reads ----------------------------------------------------------------
 
@@ -111,16 +115,12 @@ class LedgerBook:
         ledger = await self._ledger(user)
         block_cost, matched = block_usage_cost(block.id, node.input_data)
         key = node.node_exec_id
-        paid = ledger.recorded(key) is not None
-        hundred = 0
-        if not resumed:
-            total = ledger.node_executions + self._uncounted[user] + 1
-            if total % EXECUTION_COST_THRESHOLD == 0:
-                hundred = total // EXECUTION_COST_THRESHOLD
-        execution_cost = EXECUTION_COST_PER_THRESHOLD if hundred else 0
-        due = (0 if paid else block_cost) + execution_cost
+        hundred, due = self._due(ledger, user, key, block_cost, resumed=resumed)
         if due > ledger.balance and not ledger.pending_events and not self._uncounted[user]:
-            ledger = await self._ledger(user, fresh=True)  # a top-up may have come since we loaded it
+            # a top-up may have come since we loaded it: read the store's copy (once ours is all in it)
+            ledger = await self._ledger(user, fresh=True)
+            hundred, due = self._due(ledger, user, key, block_cost, resumed=resumed)
+        execution_cost = EXECUTION_COST_PER_THRESHOLD if hundred else 0
         if due > 0 and due > ledger.balance:
             raise InsufficientBalanceError(ledger.balance, due)
         metadata = {
@@ -147,6 +147,17 @@ class LedgerBook:
             self._uncounted[user] += 1
         return block_cost + execution_cost, due
 
+    def _due(self, ledger: CreditLedger, user: str, key: str, block_cost: int, *, resumed: bool) -> tuple[int, int]:
+        """``(the hundred this node completes or 0, credits due)`` on ``ledger`` as it is (no await in here)."""
+        paid = ledger.recorded(key) is not None
+        hundred = 0
+        if not resumed:
+            total = ledger.node_executions + self._uncounted[user] + 1
+            if total % EXECUTION_COST_THRESHOLD == 0:
+                hundred = total // EXECUTION_COST_THRESHOLD
+        execution_cost = EXECUTION_COST_PER_THRESHOLD if hundred else 0
+        return hundred, (0 if paid else block_cost) + execution_cost
+
     def record_zero_balance(self, execution: GraphExecution, error: InsufficientBalanceError) -> None:
         """The fact of a run stopped for want of credits (goes out with the next group commit)."""
         ledger = self._ledgers.get(execution.user_id)
@@ -162,11 +173,25 @@ class LedgerBook:
             if ledger is not None and count:
                 ledger.count_node_executions(count)
         self._uncounted.clear()
-        return [
+        batches = [
             LedgerBatch(user, list(ledger.collect_events()))
             for user, ledger in self._ledgers.items()
             if ledger.pending_events
         ]
+        for batch in batches:
+            self._in_flight[batch.user_id] = self._in_flight.get(batch.user_id, 0) + 1
+        return batches
+
+    def settle(self, batches: list[LedgerBatch]) -> None:
+        """The writer is done with ``batches`` (from ``collect``): the store has them, or gave up on them."""
+        for batch in batches:
+            left = self._in_flight.get(batch.user_id, 0) - 1
+            if left > 0:
+                self._in_flight[batch.user_id] = left
+            else:
+                self._in_flight.pop(batch.user_id, None)
+        settled, self._settled = self._settled, asyncio.Event()
+        settled.set()
 
     def replace(self, user_id: str, fresh: CreditLedger) -> None:
         """The store's copy after a conflict: what our old copy charged since the batch is replayed on it."""
@@ -188,10 +213,27 @@ class LedgerBook:
 
     # -- helpers ----------------------------------------------------------------
 
+    def _quiet(self, user_id: str, ledger: CreditLedger) -> bool:
+        """True when nothing of ``ledger`` is pending, uncounted or being written: the store has all of it."""
+        return not ledger.pending_events and not self._uncounted[user_id] and not self._in_flight.get(user_id)
+
     async def _ledger(self, user_id: str, *, fresh: bool = False) -> CreditLedger:
+        """The user's ledger here; ``fresh``: the store's copy when it is at least as new as ours.
+
+        The store's copy replaces ours only when ours has nothing the store
+        lacks: no pending or uncounted charge, no batch being written (a copy
+        read while one is written would not have it, and charging on it would
+        spend the same credits twice), and a version no older than ours (a
+        copy read before our last batch landed).
+        """
         ledger = self._ledgers.get(user_id)
-        if ledger is not None and not (fresh and not ledger.pending_events and not self._uncounted[user_id]):
+        if ledger is not None and (not fresh or ledger.pending_events or self._uncounted[user_id]):
             return ledger
+        while ledger is not None and self._in_flight.get(user_id):
+            await self._settled.wait()  # our last batch must be in the store before the store's copy is read
+            ledger = self._ledgers.get(user_id)  # the writer may have replaced it (a conflict)
+            if ledger is not None and (ledger.pending_events or self._uncounted[user_id]):
+                return ledger
         loading = self._loading.get(user_id)
         if loading is None:  # one load per user at a time: every node waiting for it shares it
             loading = asyncio.get_running_loop().create_future()
@@ -205,8 +247,8 @@ class LedgerBook:
             finally:
                 self._loading.pop(user_id, None)
             current = self._ledgers.get(user_id)
-            if current is None or (not current.pending_events and not self._uncounted[user_id]):
-                self._ledgers[user_id] = loaded  # nothing of ours is pending: the store's copy is the one
+            if current is None or (self._quiet(user_id, current) and loaded.version >= current.version):
+                self._ledgers[user_id] = loaded  # nothing of ours is missing from it: the store's copy is the one
             loading.set_result(self._ledgers[user_id])
         return await asyncio.shield(loading)
 

@@ -159,6 +159,8 @@ class GroupCommitWriter:
                     conflicted = await self._write_batch(events, ledgers, skipped)
                 finally:
                     self._in_flight = False
+                    if self.ledgers is not None:
+                        self.ledgers.settle(ledgers)  # the store's copy of these ledgers may be read again
             for execution_id in conflicted:
                 # decided here, in the loop, before the next batch is collected
                 self._refused[execution_id] = batch[execution_id]

@@ -206,12 +206,17 @@ def test_a_run_that_exhausts_the_balance_fails_and_nothing_goes_below_zero(
     assert refused.status_code == 402
 
 
-def test_a_run_queued_with_no_credits_left_fails_at_once(client: TestClient, container: Container) -> None:
-    alice = jwt(container, "alice")
-    grant(client, container, "alice", 3)
-    graph_id = create(client, alice, llm_graph("gpt-4o"))
-    first, second = start(client, alice, graph_id), start(client, alice, graph_id)  # both pass the 402 check
-    ended = [wait(client, alice, graph_id, run_id) for run_id in (first, second)]
+def test_a_run_queued_with_no_credits_left_fails_at_once(container: Container) -> None:
+    # Both runs are queued before any executor runs: both pass the 402 check (balance 3) whatever the
+    # timing. With the executor up at once, the first run could end (and be charged) before the second
+    # request, which is then a 402: the story would depend on who is faster.
+    with SessionClient(create_app(container, run_projector=True)) as api:
+        alice = jwt(container, "alice")
+        grant(api, container, "alice", 3)
+        graph_id = create(api, alice, llm_graph("gpt-4o"))
+        first, second = start(api, alice, graph_id), start(api, alice, graph_id)
+    with SessionClient(create_app(container, run_executor=True, run_projector=True)) as client:
+        ended = [wait(client, alice, graph_id, run_id) for run_id in (first, second)]
     assert sorted(e["status"] for e in ended) == ["COMPLETED", "FAILED"]
     failed = next(e for e in ended if e["status"] == "FAILED")
     assert failed["stats"]["error"] in (
@@ -219,6 +224,7 @@ def test_a_run_queued_with_no_credits_left_fails_at_once(client: TestClient, con
         "Insufficient balance of $0.0, where this will cost $0.03",
     )
     assert ledger(container, "alice").balance == 0
+    assert -sum(e.amount for e in usage_events(container, "alice")) == 3
 
 
 def test_concurrent_runs_of_one_user_charge_what_their_stats_report(client: TestClient, container: Container) -> None:
