@@ -51,6 +51,8 @@ class WriterStats:
     batches: int = 0
     events: int = 0
     conflicts: int = 0
+    ledger_conflicts: int = 0
+    """Ledger batches written the slow way: their version was taken elsewhere (a top-up, another executor)."""
     failures: int = 0
     largest_batch: int = 0
     write_seconds: float = 0.0
@@ -256,6 +258,7 @@ class GroupCommitWriter:
                     continue
                 except IntegrityError:
                     pass
+            self.stats.ledger_conflicts += 1
             for _ in range(LEDGER_CONFLICT_ATTEMPTS):
                 fresh = self.ledgers.load(batch.user_id)
                 replay(fresh, events)
