@@ -27,6 +27,9 @@ balance against any other writer (the API's top-ups, another executor).
 A batch whose ledger version was taken elsewhere is written the slow way:
 the run events first, then the ledger events replayed on the ledger as
 the store has it (``replay``), and the executor's copy is replaced by it.
+The store's copy is read again (for top-ups) only when it has everything of
+ours: a batch being written is waited for (``settle``), and a copy older
+than ours is never taken (it would spend the same credits twice).
 
 Guarantees (see README "Charging"):
 
