@@ -109,8 +109,9 @@ class LedgerBook:
     ) -> tuple[int, int]:
         """Pay for one node before it runs: returns ``(node cost, credits newly charged)``.
 
-        Raises ``InsufficientBalanceError`` (nothing charged) when the balance
-        does not cover the block cost plus the execution cost it comes to. A
+        Raises ``InsufficientBalanceError`` (nothing charged, the node still
+        counted) when the balance does not cover the block cost plus the
+        execution cost it comes to. A
         ``resumed`` node (it was running when its executor was lost) is not
         counted again, and its block charge, if recorded, is not repeated.
         """
@@ -125,6 +126,10 @@ class LedgerBook:
             hundred, due = self._due(ledger, user, key, block_cost, resumed=resumed)
         execution_cost = EXECUTION_COST_PER_THRESHOLD if hundred else 0
         if due > 0 and due > ledger.balance:
+            if not resumed:
+                # counted all the same, as AutoGPT's counter is incremented before the charge: else every
+                # later node would be "the 100th" again and be refused, free ones included
+                self._uncounted[user] += 1
             raise InsufficientBalanceError(ledger.balance, due)
         metadata = {
             "graph_exec_id": str(execution.id),

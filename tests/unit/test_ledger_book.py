@@ -5,18 +5,22 @@ balance never replaces the executor's copy with the store's older one (it
 waits for the batch, then reads the store); a ledger written by another
 writer (a top-up through the API) between the executor's load and its
 commit loses no charge and doubles none, and the top-up is kept; charges
-made on the old copy while the batch was written are carried over.
+made on the old copy while the batch was written are carried over; a node
+refused at the 100th execution is counted all the same (AutoGPT's counter),
+so the next free node runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any, cast
 
 from application.accounts import AccountsApplication
 from application.charging import LedgerBook, replay
 from application.execution_writer import GroupCommitWriter
 from application.executions import ExecutionsApplication
-from domain.credit_ledger import CreditLedger
+from domain.credit_ledger import CreditLedger, InsufficientBalanceError
 
 
 def saved_ledger(accounts: AccountsApplication, user: str, credits: int) -> None:
@@ -100,3 +104,29 @@ async def test_a_top_up_between_load_and_commit_loses_no_charge_and_doubles_none
     again = book.load("alice")
     replay(again, batches[0].events)
     assert not again.pending_events
+
+
+async def test_a_node_refused_at_the_hundredth_execution_is_counted_and_the_next_free_node_runs() -> None:
+    accounts = AccountsApplication()
+    ledger = CreditLedger.open("alice")
+    ledger.grant(1, "grant-alice")
+    ledger.count_node_executions(98)
+    accounts.save(ledger)
+    book = LedgerBook(accounts, starting_credits=0)
+    mine = await book._ledger("alice")
+    mine.charge(1, "spent")  # balance 0
+    execution = cast(Any, SimpleNamespace(user_id="alice", id="run-1", graph_id="g"))
+    block = cast(Any, SimpleNamespace(id="363ae599-353e-4804-937e-b2ee3cef3da4", name=lambda: "AgentOutputBlock"))
+
+    def node(number: int) -> Any:
+        return SimpleNamespace(node_exec_id=f"n{number}", node_id=f"n{number}", input_data={})
+
+    assert await book.charge_node(execution, node(99), block, resumed=False) == (0, 0)  # the 99th: free
+    try:
+        await book.charge_node(execution, node(100), block, resumed=False)  # the 100th costs 1: refused
+        raise AssertionError("the 100th node execution was not refused")
+    except InsufficientBalanceError as refused:
+        assert refused.cost == 1
+    assert await book.charge_node(execution, node(101), block, resumed=False) == (0, 0)  # the 101st: free again
+    book.collect()
+    assert book._ledgers["alice"].node_executions == 101
