@@ -16,9 +16,10 @@ NOTIFY channel while someone follows the log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
@@ -54,6 +55,44 @@ class ArrayInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.commits.notify()
         return notification_ids
 
+    def insert_events_together(
+        self,
+        stored_events: Sequence[StoredEvent],
+        other: ArrayInsertPostgresApplicationRecorder,
+        others: Sequence[StoredEvent],
+    ) -> None:
+        """Insert ``stored_events`` here and ``others`` in ``other``'s table in ONE transaction (the same database).
+
+        Both tables are locked, this one first (every writer that writes both
+        takes them in this order; writers of one table take only its lock), so
+        each log still commits in the order its notification ids were issued.
+        A version taken in either table fails the whole transaction
+        (``IntegrityError``): nothing of either is written.
+        """
+        exc: Exception | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
+                try:
+                    for recorder, events in ((self, stored_events), (other, others)):
+                        if events:
+                            recorder._insert_stored_events(curs, events)
+                    pipeline.sync()
+                except Exception as e:  # raised after the pipeline is left (as the library does)
+                    exc = e
+            if exc:
+                raise exc
+        self.commits.notify()
+        other.commits.notify()
+
+    def same_database(self, other: object) -> bool:
+        """True when ``other`` records in this database (so both can be written in one transaction)."""
+        if not isinstance(other, ArrayInsertPostgresApplicationRecorder):
+            return False
+        mine, theirs = self.datastore.pool.kwargs, other.datastore.pool.kwargs
+        assert isinstance(mine, dict) and isinstance(theirs, dict)  # eventsourcing passes them as a dict
+        keys = ("dbname", "host", "port", "user")
+        return all(mine.get(k) == theirs.get(k) for k in keys)
+
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
@@ -67,3 +106,25 @@ class ArrayInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             ),
             prepare=True,
         )
+
+
+def joint_writer(
+    executions: Application[Any], accounts: Application[Any]
+) -> Callable[[list[Any], list[Any]], None] | None:
+    """How the executor writes a batch's executions and ledger events in one transaction (None: it cannot).
+
+    Only when both contexts record in the same PostgreSQL database.
+    """
+    recorder, other = executions.recorder, accounts.recorder
+    if not isinstance(recorder, ArrayInsertPostgresApplicationRecorder) or not recorder.same_database(other):
+        return None
+    assert isinstance(other, ArrayInsertPostgresApplicationRecorder)
+
+    def record_together(executions_events: list[Any], accounts_events: list[Any]) -> None:
+        recorder.insert_events_together(
+            [executions.mapper.to_stored_event(e) for e in executions_events],
+            other,
+            [accounts.mapper.to_stored_event(e) for e in accounts_events],
+        )
+
+    return record_together

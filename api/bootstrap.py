@@ -30,9 +30,11 @@ from adapters.kafka_relay import Relay, relay_position
 from adapters.live_bus import RedisLiveBus
 from adapters.notifier import Notifier
 from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
+from adapters.postgres_recorder import joint_writer
 from adapters.projection_runner import ProjectionRunner
 from adapters.settings import Settings
 from api.composition import CONTEXTS, Container, Part, build_container, check_tables
+from application.charging import LedgerBook
 from application.execution_observer import ExecutionObserver
 from application.execution_writer import GroupCommitWriter
 from application.executor import Executor, ExecutorConfig
@@ -80,11 +82,16 @@ class ExecutorService:
 
     def __init__(self, container: Container, config: ExecutorConfig | None = None) -> None:
         settings = container.settings
+        ledgers: LedgerBook | None = None
+        together = None
+        if settings.credits_enabled:  # charging per node (application.charging)
+            ledgers = LedgerBook(container.accounts, starting_credits=settings.starting_credits)
+            together = joint_writer(container.executions, container.accounts)
         self.executor = Executor(
             container.executions,
             container.graphs,
             container.blocks.get,
-            GroupCommitWriter(container.executions),
+            GroupCommitWriter(container.executions, ledgers=ledgers, record_together=together),
             container.block_runner,
             config
             or ExecutorConfig(

@@ -70,14 +70,17 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from application.block_runner import BlockRunner, InlineBlockRunner
+from application.charging import NO_CREDITS_LEFT, LedgerBook
 from application.credentials import CredentialsSource
 from application.execution_observer import ExecutionObserver, NoObserver
 from application.execution_writer import GroupCommitWriter
 from application.executions import ExecutionsApplication, check_inputs
 from application.secret_inputs import RunInputSecrets, SecretInputUnavailableError
+from domain.block_costs import is_platform_credentials
 from domain.blocks.base import Block, BlockError, BlockType, RunContext
 from domain.blocks.conversion import ConversionError, convert
 from domain.credentials import RUN_CREDENTIALS, CredentialsUnavailableError, ResolvedCredentials, credentials_references
+from domain.credit_ledger import InsufficientBalanceError
 from domain.dynamic_pins import merge_dynamic_inputs
 from domain.execution import GraphExecution, NodeExecution
 from domain.execution_engine import ExecutionPlan
@@ -150,6 +153,7 @@ class _Run:
     parent: _Run | None = None
     depth: int = 0  # sub-agent nesting: 0 for a top-level run
     node_starts: int = 0  # node executions started in this run tree (counted on the root)
+    resumed: set[str] = field(default_factory=set)  # node executions re-run after their executor was lost
     limit_error: str | None = None
     secrets: OpenedSecrets = field(default_factory=OpenedSecrets)  # shared by a run tree, in memory only
 
@@ -179,10 +183,12 @@ class Executor:
         secret_inputs: RunInputSecrets | None = None,
     ) -> None:
         self.app = app
+        self.ledgers: LedgerBook | None = writer.ledgers
+        """Charging per node (``application.charging``): the writer's ledgers, None when credits are off."""
         self.credentials = credentials
+        """Where a node's credentials references are opened (None: blocks run on their configured keys)."""
         self.secret_inputs = secret_inputs
         """Where a run's sealed secret inputs are opened (``application.secret_inputs``)."""
-        """Where a node's credentials references are opened (None: blocks run on their configured keys)."""
         self.runner = runner or InlineBlockRunner()  # where blocks run (CPU-bound ones: where a timeout stops them)
         self.graphs = graphs
         self.lookup = lookup
@@ -318,6 +324,19 @@ class Executor:
         output_listener: Callable[[tuple[str, Any] | None], None] | None = None,
         parent: _Run | None = None,
     ) -> _Run | None:
+        if (
+            self.ledgers is not None
+            and not is_child
+            and execution.status == S.QUEUED
+            and await self.ledgers.balance(execution.user_id) <= 0
+        ):
+            execution.start(self.executor_id)
+            execution.fail(NO_CREDITS_LEFT, {**_graph_stats(execution), "error": NO_CREDITS_LEFT})
+            self.writer.mark(execution)
+            self._observe_end(execution)
+            await self.writer.flush()
+            self._claimed.discard(execution.id)
+            return None
         secrets = parent.secrets if parent is not None else OpenedSecrets()
         try:
             plan = await self._plan(execution)
@@ -404,6 +423,7 @@ class Executor:
             for node in execution.nodes_in(S.RUNNING):
                 # its executor died mid-block: run it again, without re-delivering what it already said
                 run.skip_outputs[node.node_exec_id] = node.output_count()
+                run.resumed.add(node.node_exec_id)  # paid for and counted when it first started
                 execution.terminate_node(node.node_exec_id, "executor lost while running; re-run")
                 execution.queue_node(node.node_exec_id, node.node_id, node.block_id, node.input_data)
         run.node_starts = sum(1 for n in execution.node_executions.values() if n.status not in _NOT_STARTED)
@@ -561,6 +581,13 @@ class Executor:
             limit = self.config.max_node_executions
             self._hit_limit(run, f"Run stopped: it reached the limit of {limit} node executions per run")
             return
+        cost = 0
+        if self.ledgers is not None:
+            try:
+                cost, _ = await self.ledgers.charge_node(execution, node, block, resumed=node_exec_id in run.resumed)
+            except InsufficientBalanceError as exc:
+                self._refuse_unpaid(run, node, exc)
+                return
         execution.start_node(node_exec_id)
         self.writer.mark(execution)
         if not block.pure:
@@ -613,6 +640,8 @@ class Executor:
             "output_size": output_bytes,
             **context.stats,
         }
+        if cost:
+            stats["cost"] = cost
         if error is not None:
             error = run.secrets.redact(recordable_text(error))  # whatever a block raised, its failure is recorded
             self._emit(run, node, "error", error)
@@ -621,6 +650,19 @@ class Executor:
         else:
             execution.complete_node(node_exec_id, stats)
             self.observer.node_ended(S.COMPLETED.value)
+        self.writer.mark(execution)
+
+    def _refuse_unpaid(self, run: _Run, node: NodeExecution, error: InsufficientBalanceError) -> None:
+        """The node cannot be paid for: it fails with AutoGPT's error, the run fails, ZERO_BALANCE is recorded."""
+        message = str(error)
+        execution = run.execution
+        self._hit_limit(run, message)  # first: the error output below must not start anything downstream
+        execution.start_node(node.node_exec_id)
+        self._emit(run, node, "error", message)
+        execution.fail_node(node.node_exec_id, message, {"walltime": 0.0, "cputime": 0.0, "cost": 0})
+        self.observer.node_ended(S.FAILED.value)
+        assert self.ledgers is not None
+        self.ledgers.record_zero_balance(execution, error)
         self.writer.mark(execution)
 
     async def _open_credentials(
@@ -635,6 +677,8 @@ class Executor:
         fields = list(block.Input.model_fields)
         given = {name: value for name, value in execution.credentials_inputs.items() if name in fields}
         references = credentials_references(fields, {**data, **given})
+        # the platform's own credentials ("Use Credits for X"): the block runs on the platform's configured key
+        references = {name: ref for name, ref in references.items() if not is_platform_credentials(ref)}
         source = self.credentials
         return {
             name: await asyncio.to_thread(source.resolve, execution.user_id, reference)
@@ -844,7 +888,7 @@ def _graph_stats(execution: GraphExecution) -> dict[str, Any]:
     cpu = sum(float(n.stats.get("cputime", 0.0)) for n in ran)
     node_time = sum(float(n.stats.get("walltime", 0.0)) for n in ran)
     stats: dict[str, Any] = {
-        "cost": 0,
+        "cost": sum(int(n.stats.get("cost", 0)) for n in ran),
         "duration": duration if math.isfinite(duration) else 0.0,
         "duration_cpu_only": cpu,
         "node_exec_time": node_time,

@@ -148,6 +148,12 @@ def iso_week_of(created_at: str) -> str:
 class CreditLedger(Aggregate):
     """The credits of one user: balance, transactions by key, refund requests."""
 
+    # state added after the first ledgers were written: class defaults, so older snapshots still load
+    node_executions: int = 0
+    """Node executions the executor charged for so far (the execution-cost counter)."""
+    zero_balance_graphs: tuple[str, ...] = ()
+    """Graphs whose runs stopped for want of credits since credits were last added."""
+
     class Opened(Aggregate.Created):
         """The user's ledger was opened (by its first transaction)."""
 
@@ -194,7 +200,9 @@ class CreditLedger(Aggregate):
             return None
         return self.grant(amount, key, {"reason": "Starting credits"})
 
-    def charge(self, amount: int, key: str, metadata: dict[str, Any] | None = None) -> Outcome | None:
+    def charge(
+        self, amount: int, key: str, metadata: dict[str, Any] | None = None, *, overdraw: bool = False
+    ) -> Outcome | None:
         """Spend ``amount`` credits (a USAGE of ``-amount``); refused, recording nothing, beyond the balance.
 
         A cost of 0 records nothing (None), as in AutoGPT. ``metadata`` is
@@ -205,7 +213,42 @@ class CreditLedger(Aggregate):
             raise ValueError("A charge must be 0 credits or more")
         if amount == 0:
             return None
-        return self._transact(self.Charged, TransactionType.USAGE, -amount, key, metadata)
+        return self._transact(self.Charged, TransactionType.USAGE, -amount, key, metadata, overdraw=overdraw)
+
+    def count_node_executions(self, count: int) -> None:
+        """``count`` more node executions of the user were charged for (the execution-cost counter).
+
+        The executor counts node executions as it charges them and records the
+        count once per group commit (one event for many nodes); the executions
+        cost is charged at each multiple of the threshold under the key
+        ``execution_cost_key(k)``, so the k-th hundred is paid once.
+        """
+        if count <= 0:
+            raise ValueError("A count of node executions must be more than 0")
+        self._node_executions_counted(user_id=self.user_id, count=count, total=self.node_executions + count)
+
+    def execution_cost_key(self, hundred: int) -> str:
+        """The transaction key of the execution cost of the ``hundred``-th threshold of node executions."""
+        return f"EXECUTION-COST-{self.user_id}-{hundred}"
+
+    def record_zero_balance(self, graph_id: str, graph_exec_id: str, balance: int, cost: int) -> bool:
+        """A run of ``graph_id`` stopped for want of credits: the fact a ZERO_BALANCE notification is sent for.
+
+        Recorded once per graph until credits are added again (a positive
+        top-up or grant clears it, as AutoGPT's per-(user, graph) flag); False
+        when it was already recorded.
+        """
+        if graph_id in self.zero_balance_graphs:
+            return False
+        self._zero_balance_reached(
+            user_id=self.user_id,
+            graph_id=graph_id,
+            graph_exec_id=graph_exec_id,
+            balance=balance,
+            cost=cost,
+            created_at=now_iso(),
+        )
+        return True
 
     def request_refund(self, transaction_key: str, reason: str, tolerance: int = REFUND_TOLERANCE) -> int:
         """Ask for a top-up's refund; returns the credits refunded now (0: it waits for review).
@@ -315,6 +358,33 @@ class CreditLedger(Aggregate):
             created_at=created_at,
         )
 
+    class NodeExecutionsCounted(Aggregate.Event):
+        """The executor charged ``count`` more node executions of the user (``total`` so far)."""
+
+        user_id: str
+        count: int
+        total: int
+
+    @event(NodeExecutionsCounted)
+    def _node_executions_counted(self, user_id: str, count: int, total: int) -> None:
+        self.node_executions = total
+
+    class ZeroBalanceReached(Aggregate.Event):
+        """A node of a run could not be paid: the run failed (AutoGPT's ZERO_BALANCE notification's fact)."""
+
+        user_id: str
+        graph_id: str
+        graph_exec_id: str
+        balance: int
+        cost: int
+        created_at: str
+
+    @event(ZeroBalanceReached)
+    def _zero_balance_reached(
+        self, user_id: str, graph_id: str, graph_exec_id: str, balance: int, cost: int, created_at: str
+    ) -> None:
+        self.zero_balance_graphs = (*self.zero_balance_graphs, graph_id)
+
     # -- helpers ----------------------------------------------------------
 
     def recorded(self, key: str) -> Recorded | None:
@@ -355,6 +425,8 @@ class CreditLedger(Aggregate):
 
     def _remember(self, transaction: Transaction) -> None:
         self.balance = transaction.running_balance
+        if transaction.amount > 0 and self.zero_balance_graphs:
+            self.zero_balance_graphs = ()  # credits were added: the next zero balance is news again
         recorded = Recorded(
             type=str(transaction.transaction_type),
             amount=transaction.amount,

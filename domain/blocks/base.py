@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from domain.block_costs import costs_of
+
 BlockOutput = AsyncIterator[tuple[str, Any]]
 """What ``Block.run`` returns: an async iterator of ``(pin_name, value)``."""
 
@@ -358,7 +360,7 @@ class Block(ABC):
             "uiType": cls.block_type.value,
             "blockType": cls.block_type.name,
             "contributors": [],
-            "costs": [],
+            "costs": [cost.as_dict() for cost in costs_of(cls.id)],
             "pure": cls.pure,  # ours, beside AutoGPT's fields: see ``Block.pure``
         }
 
