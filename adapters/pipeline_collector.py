@@ -104,4 +104,9 @@ def pipeline_metric_families(snapshot: PipelineSnapshot) -> Iterator[Metric]:
             "agentgraph_executor_write_conflicts", "Runs whose pending events were refused (moved on elsewhere)"
         )
         conflicts.add_metric([], snapshot.executor.conflicts)
-        yield from (written, conflicts)
+        ledger_conflicts = CounterMetricFamily(
+            "agentgraph_executor_ledger_conflicts",
+            "Credit charges written after a conflict (the user's ledger changed elsewhere, e.g. a top-up)",
+        )
+        ledger_conflicts.add_metric([], snapshot.executor.ledger_conflicts)
+        yield from (written, conflicts, ledger_conflicts)

@@ -76,6 +76,9 @@ class ExecutorFigures(BaseModel):
     events: int = Field(description="Events written")
     largest_batch: int = Field(description="Events in the largest transaction")
     conflicts: int = Field(description="Runs whose pending events were refused (changed by another executor)")
+    ledger_conflicts: int = Field(
+        0, description="Credit charges written after a conflict (the user's ledger changed elsewhere: a top-up)"
+    )
     failures: int = Field(description="Writes the database failed (each retried)")
     write_seconds: float = Field(description="Time spent writing")
 
@@ -194,6 +197,7 @@ class PipelineMetrics:
             events=writer.events,
             largest_batch=writer.largest_batch,
             conflicts=writer.conflicts,
+            ledger_conflicts=writer.ledger_conflicts,
             failures=writer.failures,
             write_seconds=writer.write_seconds,
         )
