@@ -1,4 +1,4 @@
-"""Charging per node through HTTP, embedded (SQLite) and on PostgreSQL (one transaction with the run's events).
+"""Charging per node through HTTP in each mode (SQLite, PostgreSQL, PostgreSQL + Kafka), with the run's events.
 
 The stories: an LLM node on the platform's OpenAI credentials is charged its
 model's price, with AutoGPT's usage metadata, and the run's stats report it;
@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -21,13 +20,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.settings import Settings
-from api.app import create_app
 from api.auth import mint_token
 from api.composition import Container, build_container
 from domain.block_costs import PLATFORM_CREDENTIALS
 from domain.credit_ledger import CreditLedger
 from domain.execution import NodeExecution
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.integration.conftest import Mode
 from tests.unit.api.conftest import SessionClient
 
 pytestmark = pytest.mark.integration
@@ -40,13 +39,10 @@ OPENAI = PLATFORM_CREDENTIALS["openai"]
 PLATFORM_OPENAI = {"id": OPENAI.id, "provider": "openai", "type": "api_key", "title": OPENAI.title}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path, fake_openai: FakeOpenAIServer) -> Settings:
-    dsn: str | None = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    return Settings(
-        AGENTGRAPH_DATABASE_URL=dsn,
+@pytest.fixture
+def settings(mode: Mode, fake_openai: FakeOpenAIServer) -> Settings:
+    return mode.settings(
         JWT_VERIFY_KEY=JWT_KEY,
-        AGENTGRAPH_DATA_DIR=tmp_path / "data",
         AGENTGRAPH_LLM_BASE_URL=fake_openai.base_url,
         AGENTGRAPH_LLM_API_KEY="sk-platform",
         AGENTGRAPH_CREDITS_ENABLED=True,
@@ -62,8 +58,8 @@ def container(settings: Settings) -> Iterator[Container]:
 
 
 @pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with SessionClient(create_app(container, run_executor=True, run_projector=True)) as test_client:
+def client(mode: Mode, container: Container) -> Iterator[TestClient]:
+    with SessionClient(mode.app(container, executor=True, projector=True)) as test_client:
         yield test_client
 
 
@@ -206,16 +202,18 @@ def test_a_run_that_exhausts_the_balance_fails_and_nothing_goes_below_zero(
     assert refused.status_code == 402
 
 
-def test_a_run_queued_with_no_credits_left_fails_at_once(container: Container) -> None:
+def test_a_run_queued_with_no_credits_left_fails_at_once(mode: Mode, container: Container) -> None:
     # Both runs are queued before any executor runs: both pass the 402 check (balance 3) whatever the
     # timing. With the executor up at once, the first run could end (and be charged) before the second
-    # request, which is then a 402: the story would depend on who is faster.
-    with SessionClient(create_app(container, run_projector=True)) as api:
+    # request, which is then a 402: the story would depend on who is faster. The first API runs no worker:
+    # queueing reads no read model. (On Kafka a projector stopped a moment after it started leaves its group
+    # in the middle of the join, and the Tansu test broker then never completes the next member's join.)
+    with SessionClient(mode.app(container)) as api:
         alice = jwt(container, "alice")
         grant(api, container, "alice", 3)
         graph_id = create(api, alice, llm_graph("gpt-4o"))
         first, second = start(api, alice, graph_id), start(api, alice, graph_id)
-    with SessionClient(create_app(container, run_executor=True, run_projector=True)) as client:
+    with SessionClient(mode.app(container, executor=True, projector=True)) as client:
         ended = [wait(client, alice, graph_id, run_id) for run_id in (first, second)]
     assert sorted(e["status"] for e in ended) == ["COMPLETED", "FAILED"]
     failed = next(e for e in ended if e["status"] == "FAILED")

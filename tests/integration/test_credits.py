@@ -1,4 +1,4 @@
-"""Credits through HTTP, embedded (SQLite) and on PostgreSQL.
+"""Credits through HTTP, in each mode: embedded (SQLite), on PostgreSQL, on PostgreSQL with Kafka.
 
 The stories: top up (AutoGPT's amount rules) and read the balance; retry a
 top-up with one ``Idempotency-Key``, serially and from 20 threads through two
@@ -14,17 +14,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.settings import Settings
-from api.app import create_app
 from api.auth import mint_token
 from api.composition import Container, build_container
 from domain.credit_ledger import InsufficientBalanceError
+from tests.integration.conftest import Mode
 from tests.unit.api.conftest import SessionClient
 from tests.unit.api.graph_samples import calculator
 
@@ -36,22 +34,19 @@ NO_CREDITS = "Insufficient balance to execute the agent. Please top up your acco
 Platform = Callable[..., tuple[Container, TestClient]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    """Builds the platform (API, executor, projector) on one store; call it again for a second API instance."""
-    dsn: str | None = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
+@pytest.fixture
+def platform(mode: Mode) -> Iterator[Platform]:
+    """Builds the platform (API, executor, projector) in the test's mode; call it again for a second API instance."""
     opened: list[tuple[Container, TestClient]] = []
 
     def build(*, starting: int = 0, enabled: bool = True, workers: bool = True) -> tuple[Container, TestClient]:
-        settings = Settings(
-            AGENTGRAPH_DATABASE_URL=dsn,
+        settings = mode.settings(
             JWT_VERIFY_KEY=JWT_KEY,
-            AGENTGRAPH_DATA_DIR=tmp_path / "data",
             AGENTGRAPH_CREDITS_ENABLED=enabled,
             AGENTGRAPH_STARTING_CREDITS=starting,
         )
         container = build_container(settings)
-        client = SessionClient(create_app(container, run_executor=workers, run_projector=workers))
+        client = SessionClient(mode.app(container, executor=workers, projector=workers))
         client.__enter__()
         opened.append((container, client))
         return container, client

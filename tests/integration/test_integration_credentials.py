@@ -1,4 +1,4 @@
-"""Integration credentials through HTTP, embedded (SQLite) and on PostgreSQL.
+"""Integration credentials through HTTP, in each mode: embedded (SQLite), on PostgreSQL, on PostgreSQL + Kafka.
 
 The stories: store credentials and read them back without their secret; a
 run whose LLM node names stored credentials calls the model with the stored
@@ -14,7 +14,6 @@ import base64
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from adapters.settings import Settings
-from api.app import create_app
 from api.auth import mint_token
 from api.cli import app as cli
 from api.composition import Container, Part, build_container
 from domain.credentials import IntegrationCredentials
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.integration.conftest import Mode
 from tests.secret_scan import scan_files, scan_postgres
 from tests.unit.api.conftest import SessionClient
 
@@ -43,13 +42,10 @@ STORED_KEY = "sk-stored-" + "x7q" * 12
 ENV_KEY = "sk-environment-fallback"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path, fake_openai: FakeOpenAIServer) -> Settings:
-    dsn: str | None = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    return Settings(
-        AGENTGRAPH_DATABASE_URL=dsn,
+@pytest.fixture
+def settings(mode: Mode, fake_openai: FakeOpenAIServer) -> Settings:
+    return mode.settings(
         JWT_VERIFY_KEY=JWT_KEY,
-        AGENTGRAPH_DATA_DIR=tmp_path / "data",
         AGENTGRAPH_ENCRYPTION_KEY=OLD_KEY,
         AGENTGRAPH_LLM_BASE_URL=fake_openai.base_url,
         AGENTGRAPH_LLM_API_KEY=ENV_KEY,
@@ -64,8 +60,8 @@ def container(settings: Settings) -> Iterator[Container]:
 
 
 @pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with SessionClient(create_app(container, run_executor=True, run_projector=True)) as test_client:
+def client(mode: Mode, container: Container) -> Iterator[TestClient]:
+    with SessionClient(mode.app(container, executor=True, projector=True)) as test_client:
         yield test_client
 
 
