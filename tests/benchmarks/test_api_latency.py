@@ -146,6 +146,7 @@ def server(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AGENTGRAPH_", "JWT_"))},
             "AGENTGRAPH_DATABASE_URL": dsn,
+            "AGENTGRAPH_ENCRYPTION_KEY": os.environ["AGENTGRAPH_ENCRYPTION_KEY"],  # tests/conftest.py's test key
             "AGENTGRAPH_DATA_DIR": str(tmp / "data"),
             "AGENTGRAPH_PORT": str(port),
             "AGENTGRAPH_MAX_RUNNING_PER_USER": "10000",
