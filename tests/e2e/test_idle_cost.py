@@ -1,8 +1,15 @@
 """An idle embedded server costs (almost) nothing: its followers sleep until a commit wakes them.
 
 ``agentgraph serve`` runs as a real process with every role (API, projector,
-executor) on SQLite; after it ran a graph and went quiet, its own CPU time
-over 30 s must stay under 1 % of one core (uvicorn's own tick included).
+executor) on SQLite; after it ran a graph and went quiet, its threads are
+watched for 30 s. What is counted is how often they wake up (context
+switches of every thread, from ``/proc``): uvicorn's tick (10/s), each
+follower's safety-net read (1/s) and the GIL hand-overs around them, a few
+dozen per second in all; a follower that polled instead of sleeping would
+add hundreds. CPU time is printed, and bounded only loosely (a spinning
+thread): on a VM whose kernel charges CPU time by the tick, a thread that
+wakes on a timer is charged a whole tick each time, so the same idle server
+reads 0.7 % one hour and 5 % the next (measured here, old code and new alike).
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from tests.serving import embedded_server
 from tests.unit.api.graph_samples import calculator
 
 MEASURED_SECONDS = 30.0
-IDLE_CPU_LIMIT = 0.01  # of one core
+WAKE_UPS_PER_SECOND_LIMIT = 150  # measured idle: 58 to 76 per second, every thread together
+SPINNING_CPU_LIMIT = 0.25  # of one core: a thread that never sleeps shows as 100 %
 
 
 @pytest.fixture
@@ -50,17 +58,28 @@ def _run_a_graph(base: str, env: dict[str, str]) -> None:
         time.sleep(0.1)
 
 
-def test_an_idle_embedded_server_uses_under_one_percent_of_a_core(
-    serving: tuple[str, dict[str, str], int],
-) -> None:
+def _wake_ups(pid: int) -> dict[str, int]:
+    """Context switches so far of each thread of ``pid`` (voluntary and not), by thread id."""
+    counts = {}
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (thread / "status").read_text()
+        except FileNotFoundError:
+            continue  # a thread that just ended
+        counts[thread.name] = sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line)
+    return counts
+
+
+def test_an_idle_embedded_server_sleeps_until_woken(serving: tuple[str, dict[str, str], int]) -> None:
     base, env, pid = serving
     _run_a_graph(base, env)
     server = psutil.Process(pid)
     time.sleep(2)  # let the read models catch up with the run
-    before, started = server.cpu_times(), time.monotonic()
+    switches, before, started = _wake_ups(pid), server.cpu_times(), time.monotonic()
     time.sleep(MEASURED_SECONDS)
     after, elapsed = server.cpu_times(), time.monotonic() - started
-    used = (after.user - before.user) + (after.system - before.system)
-    share = used / elapsed
-    print(f"idle embedded server: {share:.2%} of a core over {elapsed:.0f} s")
-    assert share < IDLE_CPU_LIMIT, f"idle server used {share:.2%} of a core over {elapsed:.0f} s"
+    woken = sum(count - switches.get(thread, 0) for thread, count in _wake_ups(pid).items()) / elapsed
+    share = ((after.user - before.user) + (after.system - before.system)) / elapsed
+    print(f"idle embedded server: {woken:.0f} wake-ups/s, {share:.2%} of a core over {elapsed:.0f} s")
+    assert woken < WAKE_UPS_PER_SECOND_LIMIT, f"idle server woke {woken:.0f} times a second (polling?)"
+    assert share < SPINNING_CPU_LIMIT, f"idle server used {share:.2%} of a core over {elapsed:.0f} s (spinning?)"
