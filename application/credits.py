@@ -97,7 +97,10 @@ class Credits:
     def charge(
         self, user_id: str, amount: int, key: str, metadata: dict[str, Any] | None = None
     ) -> TransactionWritten | None:
-        """Spend ``amount`` credits once per ``key`` (the executor's per-node charge); None for a cost of 0.
+        """Spend ``amount`` credits once per ``key``, one command at a time; None for a cost of 0.
+
+        The executor does not come this way: it charges nodes on its in-memory ledgers in its group commit
+        (``application.charging``); this is the ledger's own spend for any other caller.
 
         Raises ``InsufficientBalanceError`` (nothing recorded) when the balance does not cover it.
         """
