@@ -21,7 +21,11 @@ so no update slips between them:
    position) and the subscription goes live.
 
 Limits: subscriptions per client, frames queued per client (a client whose
-queue is full is dropped, the others never wait for it).
+queue is full is dropped, the others never wait for it), and time: a client
+whose burst of frames the network has not taken within
+``SEND_TIMEOUT_SECONDS`` is dropped. One watchdog per process checks every
+client (not a timer per send or per socket: fanning an update out to a
+thousand sockets arms nothing, and a thousand idle sockets wake nothing).
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ class Frame:
     final: bool = False
 
 
+SEND_TIMEOUT_SECONDS = 10.0
+"""A burst of frames the client's network does not take within this long drops the client."""
+
 MAX_PUSH_BYTES = 16 * 1024 * 1024
 """AutoGPT's ``max_message_size_limit``: a larger update is dropped (AutoGPT replaces it with an
 ``error_comms_update`` its WebSocket layer drops), live and in a replay alike."""
@@ -103,7 +110,8 @@ class LiveClient:
     queue: asyncio.Queue[Frame] = field(init=False)
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when the client fell behind by a whole queue: its sender closes it."""
+    """Set when the client is too slow (``drop_reason`` says how): its connection closes it."""
+    drop_reason: str = ""
     sending_since: float | None = None
     """The event loop's time when the burst of frames being sent now began (None: not sending)."""
 
@@ -125,6 +133,12 @@ class LiveClient:
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
+            self.drop("Client too slow: outgoing queue full")
+
+    def drop(self, reason: str) -> None:
+        """Mark the client too slow to keep (its connection closes it with 1013 and ``reason``)."""
+        if not self.dropped.is_set():
+            self.drop_reason = reason
             self.dropped.set()
 
 
@@ -136,6 +150,7 @@ class LiveHub:
         self._channels: dict[str, set[LiveClient]] = {}
         self._clients: set[LiveClient] = set()
         self._per_user: dict[str, int] = {}
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def connections(self) -> int:
@@ -151,6 +166,21 @@ class LiveHub:
         self._clients.add(client)
         self._per_user[client.user_id] = self._per_user.get(client.user_id, 0) + 1
         log.debug("a live-updates client connected (%d now)", self.connections)
+        loop = asyncio.get_running_loop()
+        if self._watchdog is None or self._watchdog.get_loop() is not loop:  # (a test's loop may have ended)
+            self._watchdog = loop.create_task(self._watch_sends())
+
+    async def _watch_sends(self) -> None:
+        """While clients are connected: drop each whose burst of sends has been going on too long."""
+        clock = asyncio.get_running_loop().time
+        while self._clients:
+            await asyncio.sleep(SEND_TIMEOUT_SECONDS / 4)
+            now = clock()
+            for client in list(self._clients):
+                began = client.sending_since
+                if began is not None and now - began > SEND_TIMEOUT_SECONDS:
+                    client.drop("Client too slow: send timed out")
+        self._watchdog = None  # no await since the check: a client connecting now starts a new one
 
     def disconnect(self, client: LiveClient) -> None:
         """Forget the client and every subscription it held."""

@@ -51,7 +51,15 @@ from api.auth import CurrentUser, decode_token
 from api.composition import Container
 from api.errors import responses
 from api.ids import ExecutionId
-from api.live_hub import Frame, LiveClient, LiveHub, TooManySubscriptionsError, execution_channel, graph_channel
+from api.live_hub import (
+    SEND_TIMEOUT_SECONDS,
+    Frame,
+    LiveClient,
+    LiveHub,
+    TooManySubscriptionsError,
+    execution_channel,
+    graph_channel,
+)
 from domain.event_types import type_name
 from domain.execution import RUN_ENDINGS
 from domain.not_found import ExecutionNotFoundError
@@ -62,8 +70,6 @@ router = APIRouter()
 
 MAX_ID_CHARS = 128
 SSE_KEEPALIVE_SECONDS = 15.0
-SEND_TIMEOUT_SECONDS = 10.0
-"""A send the client's network does not take within this long drops the client."""
 
 _ENDED = frozenset(type_name(ending) for ending in RUN_ENDINGS)
 
@@ -149,7 +155,6 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
     tasks = [
         asyncio.create_task(_receive(websocket, hub, client, lock)),
         asyncio.create_task(_send(websocket, client, lock)),
-        asyncio.create_task(_watch_sends(client)),
         asyncio.create_task(client.dropped.wait()),
     ]
     try:
@@ -161,7 +166,7 @@ async def live_updates(websocket: WebSocket, token: str | None = None) -> None:
             if isinstance(result, tuple):
                 code, reason = result
         if client.dropped.is_set():
-            code, reason = 1013, "Client too slow: outgoing queue full"
+            code, reason = 1013, client.drop_reason
     finally:
         hub.disconnect(client)
         metrics.websocket_disconnected()
@@ -208,10 +213,10 @@ async def _receive(
 async def _send(websocket: WebSocket, client: LiveClient, lock: asyncio.Lock) -> None:
     """Send queued frames in order, every frame already queued in one go (a run's updates come in bursts).
 
-    No timer per send: ``client.sending_since`` marks a burst in progress and ``_watch_sends`` drops a
-    client whose burst the network has not taken within ``SEND_TIMEOUT_SECONDS``. Fanning an update out
-    to a thousand sockets then costs one wake-up of this task per socket and the socket writes, not a
-    timer armed and cancelled per frame.
+    No timer per send: ``client.sending_since`` marks a burst in progress, and the hub's one watchdog drops
+    a client whose burst the network has not taken within ``SEND_TIMEOUT_SECONDS`` (``api.live_hub``).
+    Fanning an update out to a thousand sockets then costs one wake-up of this task per socket and the
+    socket writes, not a timer armed and cancelled per frame.
     """
     queue = client.queue
     clock = asyncio.get_running_loop().time
@@ -224,16 +229,6 @@ async def _send(websocket: WebSocket, client: LiveClient, lock: asyncio.Lock) ->
             for message in burst:
                 await websocket.send_text(message.text)
             client.sending_since = None
-
-
-async def _watch_sends(client: LiveClient) -> tuple[int, str]:
-    """Wait until one burst of sends has been in progress for longer than ``SEND_TIMEOUT_SECONDS``."""
-    clock = asyncio.get_running_loop().time
-    while True:
-        await asyncio.sleep(SEND_TIMEOUT_SECONDS / 4)
-        began = client.sending_since
-        if began is not None and clock() - began > SEND_TIMEOUT_SECONDS:
-            return 1013, "Client too slow: send timed out"
 
 
 async def handle_message(hub: LiveHub, client: LiveClient, text: str) -> str | None:

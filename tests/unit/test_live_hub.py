@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from api.live_hub import LiveClient, LiveHub, execution_channel, graph_channel
 from domain.event_types import type_name
 from domain.execution import GraphExecution
@@ -115,3 +117,23 @@ async def test_a_client_that_falls_behind_is_dropped_and_the_others_get_everythi
     assert _positions(fast) == [u.position for u in updates]
     hub.disconnect(slow)
     assert hub.connections == 1
+
+
+async def test_one_watchdog_drops_a_client_whose_sends_hang_and_ends_with_the_last_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("api.live_hub.SEND_TIMEOUT_SECONDS", 0.04)
+    hub = LiveHub(lambda _: [])
+    stuck, idle = LiveClient("alice", 100, 10), LiveClient("bob", 100, 10)
+    for client in (stuck, idle):
+        hub.connect(client)
+    stuck.sending_since = asyncio.get_running_loop().time()  # a burst the network never takes
+    await asyncio.wait_for(stuck.dropped.wait(), timeout=5)
+    assert stuck.drop_reason == "Client too slow: send timed out"
+    assert not idle.dropped.is_set()  # not sending: nothing to time out
+    for client in (stuck, idle):
+        hub.disconnect(client)
+    watchdog = hub._watchdog
+    assert watchdog is not None
+    await asyncio.wait_for(watchdog, timeout=5)  # no client left: the watchdog ends
+    assert hub._watchdog is None
