@@ -62,6 +62,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     blocks.queries,
     graphs.queries,
     executions.queries,
+    executions.public,
     admin.queries,
     live.router,
     api_keys.queries,

@@ -35,6 +35,7 @@ from adapters.store_busy import MAYBE_BUSY, RETRY_AFTER_SECONDS, is_store_busy
 from application.graphs import GraphChangeConflictError
 from domain.api_key import ApiKeyRevokedError
 from domain.blocks.base import BlockError, BlockInputError
+from domain.execution import ExecutionNotFinishedError
 from domain.graph_validation import GraphValidationError
 from domain.json_codec import JSONLimitError
 from domain.not_found import ApiKeyNotFoundError, ExecutionNotFoundError, GraphNotFoundError
@@ -194,6 +195,10 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(400, exc.message, code, block_id=exc.block_id, block_name=exc.block_name),
             status_code=status.HTTP_400_BAD_REQUEST,
         )
+
+    @app.exception_handler(ExecutionNotFinishedError)
+    async def execution_not_finished(_: Request, exc: ExecutionNotFinishedError) -> JSONResponse:
+        return JSONResponse(error_body(409, str(exc), "execution_not_finished"), status_code=status.HTTP_409_CONFLICT)
 
     @app.exception_handler(GraphChangeConflictError)
     async def version_conflict(_: Request, exc: GraphChangeConflictError) -> JSONResponse:

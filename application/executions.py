@@ -1,4 +1,4 @@
-"""The executions context: request and stop graph executions.
+"""The executions context: request, stop, delete and share graph executions.
 
 One eventsourcing Application ("executions") with its own events table and
 notification log. Runs themselves are driven by the executor
@@ -9,6 +9,7 @@ Reading runs is the read side's job (``projections.executions.queries``).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from eventsourcing.utils import get_topic
 from application.results import RunRequested, Written, position_of
 from application.secret_inputs import RunInputSecrets, SecretInputUnavailableError
 from domain.blocks.base import BlockInputError, BlockType
-from domain.execution import RUN_ENDINGS, ExecutionStopRequest, GraphExecution
+from domain.execution import HOUSEKEEPING, RUN_ENDINGS, ExecutionStopRequest, GraphExecution
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.graph import GraphContent
 from domain.graph_validation import BlockLookup, GraphValidationError
@@ -54,6 +55,19 @@ _STATUS_AFTER = {
     **{get_topic(ending): status for ending, status in RUN_ENDINGS.items()},
 }
 """A run's status when its last event has this topic (RUNNING for any other)."""
+
+_HOUSEKEEPING_TOPICS = frozenset(get_topic(event_type) for event_type in HOUSEKEEPING)
+"""Topics of events recorded after a run ended (delete, share): its status is that of the last event before them."""
+
+SHARE_TOKEN_BYTES = 32
+"""Random bytes in a share token (``secrets.token_urlsafe``: 43 URL-safe characters, 256 bits: unguessable)."""
+
+
+@dataclass(frozen=True)
+class ShareWritten(Written):
+    """A run's share token, and the position of the event that recorded it (None: it was shared already)."""
+
+    share_token: str
 
 
 class ExecutionsApplication(Application[UUID]):
@@ -154,6 +168,53 @@ class ExecutionsApplication(Application[UUID]):
             return None
         return request if isinstance(request, ExecutionStopRequest) else None
 
+    def delete_execution(self, user_id: str, execution_id: UUID) -> Written:
+        """Soft-delete the caller's finished run (AutoGPT's ``DELETE /executions/{id}``); its share ends with it.
+
+        Raises ``ExecutionNotFoundError`` for someone else's, an unknown or an
+        already deleted run (nothing recorded), ``ExecutionNotFinishedError``
+        (409) for a run that has not ended: stop it first.
+        """
+        execution = self._owned(user_id, execution_id, None)
+        execution.delete(requested_by=user_id)
+        return Written(execution_id, position_of(self.save(execution)))
+
+    def share_execution(self, user_id: str, execution_id: UUID, graph_id: str) -> ShareWritten:
+        """Share the caller's finished run of ``graph_id``: its outputs become readable with the token returned.
+
+        Sharing a run that is shared already answers its token again and
+        records nothing (a link already handed out keeps working). Raises
+        ``ExecutionNotFoundError`` / ``ExecutionNotFinishedError`` as ``delete_execution``.
+        """
+        execution = self._owned(user_id, execution_id, graph_id)
+        if execution.share_token is not None:  # only a finished run is ever shared
+            return ShareWritten(execution_id, None, execution.share_token)
+        token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+        execution.share(token, requested_by=user_id)
+        return ShareWritten(execution_id, position_of(self.save(execution)), token)
+
+    def unshare_execution(self, user_id: str, execution_id: UUID, graph_id: str) -> Written:
+        """Stop sharing the caller's run of ``graph_id``: its token names nothing from then on.
+
+        A run that is not shared is left as it is (nothing recorded, position None).
+        Raises ``ExecutionNotFoundError`` for someone else's, an unknown or a deleted run.
+        """
+        execution = self._owned(user_id, execution_id, graph_id)
+        if not execution.unshare(requested_by=user_id):
+            return Written(execution_id, None)
+        return Written(execution_id, position_of(self.save(execution)))
+
+    def _owned(self, user_id: str, execution_id: UUID, graph_id: str | None) -> GraphExecution:
+        """The caller's run (of ``graph_id`` when given), not deleted; else ``ExecutionNotFoundError``."""
+        peek = self.peek(user_id, execution_id)  # ownership from the first event, before any replay
+        if graph_id is not None and peek.graph_id != graph_id:
+            raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+        execution = self.load(execution_id)
+        # the loaded run says again whose it is: a housekeeping command never rests on one check alone
+        if execution is None or execution.user_id != user_id or execution.deleted:
+            raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+        return execution
+
     # -- reads the write side needs -------------------------------------
 
     def load(self, execution_id: UUID) -> GraphExecution | None:
@@ -186,7 +247,7 @@ class ExecutionsApplication(Application[UUID]):
     def fail_unloadable(self, execution_id: UUID, error: str) -> bool:
         """End a run as FAILED without replaying it; False when it had ended (or changed meanwhile)."""
         last = self.recorder.select_events(execution_id, desc=True, limit=1)
-        if not last or _STATUS_AFTER.get(last[0].topic, S.RUNNING) in TERMINAL:
+        if not last or self._status_from_log(execution_id) in TERMINAL:
             return False
         failed = GraphExecution.Failed(  # type: ignore[call-arg]
             originator_id=execution_id,
@@ -212,9 +273,24 @@ class ExecutionsApplication(Application[UUID]):
         requested = self.mapper.to_domain_event(first[0])
         if not isinstance(requested, GraphExecution.Requested) or requested.user_id != user_id:
             raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-        last = self.recorder.select_events(execution_id, desc=True, limit=1)[0]
-        status = _STATUS_AFTER.get(last.topic, S.RUNNING)
-        return ExecutionPeek(execution_id, requested.graph_id, user_id, status)
+        status = self._status_from_log(execution_id)
+        return ExecutionPeek(execution_id, requested.graph_id, user_id, S.INCOMPLETE if status is None else status)
+
+    def _status_from_log(self, execution_id: UUID) -> ExecutionStatus | None:
+        """The run's status from its last events (None: no events): housekeeping events after its end are skipped.
+
+        Usually one indexed read of the last event; a run shared and unshared
+        many times costs one more read per 50 of those.
+        """
+        below: int | None = None
+        while True:
+            page = self.recorder.select_events(execution_id, lte=below, desc=True, limit=50)
+            if not page:
+                return None
+            for stored in page:
+                if stored.topic not in _HOUSEKEEPING_TOPICS:
+                    return _STATUS_AFTER.get(stored.topic, S.RUNNING)
+            below = page[-1].originator_version - 1
 
     def record_events(self, events: list[Any]) -> list[Recording[UUID]]:
         """Store already-collected events in one transaction (the executor's group commit).

@@ -115,6 +115,8 @@ class GraphExecution(Aggregate):
         self.stop_requested = False
         self.stats: dict[str, Any] = {}
         self.error: str | None = None
+        self.deleted = False
+        self.share_token: str | None = None
 
     @classmethod
     def request(
@@ -251,6 +253,72 @@ class GraphExecution(Aggregate):
     @event(Terminated)
     def _terminated(self, stats: dict[str, Any], timestamp: datetime | None = None) -> None:
         self._finish(S.TERMINATED, timestamp, stats)
+
+    # -- housekeeping (a finished run only) ------------------------------------
+
+    def delete(self, requested_by: str) -> None:
+        """Soft-delete the finished run (AutoGPT's ``isDeleted``): reads hide it from then on; a share ends with it.
+
+        Only a finished run is deleted: a run still going would keep running (and charging) hidden from its
+        owner, who could then no longer stop it; stop it first. Deleting twice is refused the same way.
+        """
+        self._require_housekeeping("deleted")
+        self._deleted(requested_by=requested_by)
+
+    class Deleted(Aggregate.Event):
+        """The owner deleted the finished run (soft: its events stay, every read hides it)."""
+
+        requested_by: str
+
+    @event(Deleted)
+    def _deleted(self, requested_by: str) -> None:
+        # requested_by is kept for the audit trail
+        self.deleted = True
+        self.share_token = None
+
+    def share(self, share_token: str, requested_by: str) -> None:
+        """Share the finished run's outputs under ``share_token`` (a public, unguessable link)."""
+        self._require_housekeeping("shared")
+        if self.share_token is not None:
+            raise IllegalTransitionError(f"execution {self.id} is shared already")
+        self._shared(share_token=share_token, requested_by=requested_by)
+
+    class Shared(Aggregate.Event):
+        """The owner shared the finished run's outputs under a token anyone holding it may read them with."""
+
+        share_token: str
+        requested_by: str
+
+    @event(Shared)
+    def _shared(self, share_token: str, requested_by: str) -> None:
+        self.share_token = share_token
+
+    def unshare(self, requested_by: str) -> bool:
+        """Stop sharing the run: its token stops working. False when it was not shared (nothing recorded)."""
+        if self.deleted:
+            raise ExecutionDeletedError(f"execution {self.id} is deleted")
+        if self.share_token is None:
+            return False
+        self._unshared(requested_by=requested_by)
+        return True
+
+    class Unshared(Aggregate.Event):
+        """The owner stopped sharing the run: its token names nothing any more."""
+
+        requested_by: str
+
+    @event(Unshared)
+    def _unshared(self, requested_by: str) -> None:
+        self.share_token = None
+
+    def _require_housekeeping(self, what: str) -> None:
+        if self.deleted:
+            raise ExecutionDeletedError(f"execution {self.id} is deleted")
+        if self.status not in TERMINAL:
+            raise ExecutionNotFinishedError(
+                f"execution {self.id} is {self.status}: only a finished run (COMPLETED, FAILED or TERMINATED) "
+                f"can be {what}; stop it first"
+            )
 
     # -- node executions -------------------------------------------------------
 
@@ -445,6 +513,22 @@ class GraphExecution(Aggregate):
         self.status = status
         self.ended_at = moment
         self.stats = stats
+
+
+class ExecutionNotFinishedError(IllegalTransitionError):
+    """A housekeeping command (delete, share) on a run that has not ended yet."""
+
+
+class ExecutionDeletedError(IllegalTransitionError):
+    """A command on a deleted run (reads answer it as not found)."""
+
+
+HOUSEKEEPING: tuple[type[Aggregate.Event], ...] = (
+    GraphExecution.Deleted,
+    GraphExecution.Shared,
+    GraphExecution.Unshared,
+)
+"""Events recorded on finished runs only: they never change a run's status (``application.executions.peek``)."""
 
 
 RUN_ENDINGS: dict[type[Aggregate.Event], ExecutionStatus] = {

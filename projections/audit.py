@@ -16,7 +16,8 @@ from projections.store import ReadModelTx
 
 AUDIT_LOG = Table(
     name="audit_log",
-    comment="One row per user-level action (graph changes, runs requested, stopped and ended).",
+    comment="One row per user-level action (graph changes, runs requested, stopped, ended, deleted, shared and "
+    "unshared).",
     columns=(
         Column("event_id", "text", "Id of the event the row comes from (stable across replays)."),
         Column("at", "timestamp", "When it happened."),
@@ -93,6 +94,11 @@ def _stop_requested(event: EventEnvelope, owners: _GraphOwners) -> Row:
     return _row(event, data["requested_by"], "execution.stop_requested", "execution", data["execution_id"], {})
 
 
+def _run_housekeeping(action: str, event: EventEnvelope, owners: _GraphOwners) -> Row:
+    # the share token stays out of the audit log: the log tells who shared, the token is the link itself
+    return _row(event, event.data["requested_by"], action, "execution", event.aggregate_id, {})
+
+
 def _run_ended(action: str, event: EventEnvelope, owners: _GraphOwners) -> Row:
     details: Row = {"error": event.data["error"]} if event.data.get("error") else {}
     return _row(event, "system", action, "execution", event.aggregate_id, details)
@@ -107,6 +113,9 @@ _HANDLERS = EventHandlers[Handler](
         GraphExecution.Requested: _run_requested,
         ExecutionStopRequest.Requested: _stop_requested,
         **{ending: partial(_run_ended, f"execution.{status.lower()}") for ending, status in RUN_ENDINGS.items()},
+        GraphExecution.Deleted: partial(_run_housekeeping, "execution.deleted"),
+        GraphExecution.Shared: partial(_run_housekeeping, "execution.shared"),
+        GraphExecution.Unshared: partial(_run_housekeeping, "execution.unshared"),
     }
 )
 

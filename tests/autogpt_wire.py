@@ -59,6 +59,9 @@ GRAPH_EXECUTION_META = {
     "credential_inputs",
     "nodes_input_masks",
     "stats",
+    # newer GraphExecutionMeta versions' sharing flags (WEBSOCKET.md: "e.g. sharing flags")
+    "is_shared",
+    "share_token",
 }
 GRAPH_EXECUTION_WITH_NODES = GRAPH_EXECUTION_META | {"outputs", "node_executions"}
 NODE_EXECUTION_RESULT = {

@@ -1002,3 +1002,50 @@ ROUTES.update(
         ("DELETE", "/api/admin/users/{user_id}/secrets"): Plan(403),
     }
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Executions housekeeping: delete, share, the public shared page
+# --------------------------------------------------------------------------------------------
+
+
+def plant_shares(client: TestClient, world: World) -> None:
+    """The owner shares its completed run (the link stays live) and shares then unshares its failed run.
+
+    The live token is a secret of the owner (its page shows the owner's
+    outputs): the public route is only called with the revoked token, which
+    must answer exactly as a token naming nothing. Other callers' share,
+    unshare and delete on the owner's runs must record nothing: the owner's
+    page keeps working (``shared_page_view``).
+    """
+    headers = world.owner_headers
+    graph_id = world.ids["graph_id"][0]
+    done, failed = world.ids["execution_id"][:2]
+    live = ok(client.post(f"/api/graphs/{graph_id}/executions/{done}/share", headers=headers))
+    world.markers.add(live["share_token"])
+    world.extra["live_share_token"] = live["share_token"]
+    revoked = ok(client.post(f"/api/graphs/{graph_id}/executions/{failed}/share", headers=headers))
+    response = client.delete(f"/api/graphs/{graph_id}/executions/{failed}/share", headers=headers)
+    assert response.status_code == 204, response.text
+    world.ids["share_token"] = [revoked["share_token"]]
+
+
+def shared_page_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """The owner's live shared page (read without credentials, as anyone holding the link)."""
+    token = world.extra["live_share_token"]
+    consistency = {TOKEN_HEADER: headers[TOKEN_HEADER]} if TOKEN_HEADER in headers else {}
+    return {"shared page": ok(client.get(f"/api/public/shared/{token}", headers=consistency))}
+
+
+PROVISIONERS.append(plant_shares)
+OWNER_VIEWS.append(shared_page_view)
+PARAMS["share_token"] = Param("share_token")
+ROUTES.update(
+    {
+        ("DELETE", "/api/executions/{execution_id}"): Plan(404),
+        ("POST", "/api/graphs/{graph_id}/executions/{execution_id}/share"): Plan(404),
+        ("DELETE", "/api/graphs/{graph_id}/executions/{execution_id}/share"): Plan(404),
+        # public by token: the owner's revoked token answers as a token naming nothing, holding nothing of the owner
+        ("GET", "/api/public/shared/{share_token}"): Plan(404, public=True),
+    }
+)

@@ -3,17 +3,21 @@
 Routes follow AutoGPT: ``POST /api/graphs/{id}/execute/{version}``,
 ``POST /api/graphs/{id}/executions/{exec_id}/stop``, ``GET /api/executions``
 (a bare list; page facts in headers), ``GET /api/graphs/{id}/executions``
-(``{executions, pagination}``) and ``GET /api/graphs/{id}/executions/{exec_id}``.
+(``{executions, pagination}``) and ``GET /api/graphs/{id}/executions/{exec_id}``;
+housekeeping: ``DELETE /api/executions/{exec_id}`` (soft), ``POST|DELETE
+/api/graphs/{id}/executions/{exec_id}/share`` and the public
+``GET /api/public/shared/{share_token}`` (no auth: the token is the key).
 Answers are AutoGPT's shapes (``projections.executions.models``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.auth import CurrentUser
@@ -40,6 +44,8 @@ from projections.executions.models import (
     Pagination,
     RunStopped,
     RunWritten,
+    SharedExecutionResponse,
+    ShareResponse,
 )
 from projections.executions.queries import run_meta
 
@@ -152,6 +158,69 @@ async def stop_execution(
     return RunStopped(**run.model_dump(), consistency_token=token)
 
 
+@commands.delete(
+    "/api/executions/{execution_id}",
+    summary="Delete a finished run (soft)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(409),
+)
+def delete_execution(execution_id: ExecutionId, user: CurrentUser, container: ContainerDep) -> Response:
+    """Soft-delete one of the caller's runs, as AutoGPT (204): it is gone from every list, read and statistic.
+
+    The run's events stay (``GraphExecution.Deleted`` is appended); its share
+    link, if any, stops working with it. Only a finished run is deleted: a
+    queued or running one is 409 (stop it first; AutoGPT deletes it anyway and
+    leaves it running unseen). Someone else's, an unknown or an already
+    deleted run is 404, and nothing is recorded.
+    """
+    written = container.executions.delete_execution(user.user_id, execution_id)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    answer_with_token(response, token_for(container, "executions", written))
+    return response
+
+
+@commands.post(
+    "/api/graphs/{graph_id}/executions/{execution_id}/share",
+    summary="Share a finished run's outputs by a public link",
+    responses=responses(409),
+)
+def share_execution(
+    graph_id: GraphId, execution_id: ExecutionId, user: CurrentUser, container: ContainerDep, response: Response
+) -> ShareResponse:
+    """AutoGPT's ``ShareResponse`` ``{share_url, share_token}``: anyone holding the token reads the run's outputs.
+
+    ``share_url`` is the path of the public page (``/share/<token>``, on the
+    front end's origin), ``GET /api/public/shared/{share_token}`` its data.
+    The token is 256 random bits (``secrets.token_urlsafe``). Sharing a run
+    shared already answers the same token (a link handed out keeps working;
+    AutoGPT mints a new one). Only a finished run is shared (409 otherwise);
+    someone else's, an unknown or a deleted run is 404 and nothing is recorded.
+    """
+    written = container.executions.share_execution(user.user_id, execution_id, str(graph_id))
+    answer_with_token(response, token_for(container, "executions", written))
+    return ShareResponse(share_url=f"/share/{written.share_token}", share_token=written.share_token)
+
+
+@commands.delete(
+    "/api/graphs/{graph_id}/executions/{execution_id}/share",
+    summary="Stop sharing a run",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def unshare_execution(
+    graph_id: GraphId, execution_id: ExecutionId, user: CurrentUser, container: ContainerDep
+) -> Response:
+    """The run's share token stops working at once (204; also for a run that was not shared).
+
+    Someone else's, an unknown or a deleted run is 404 and nothing is recorded.
+    """
+    written = container.executions.unshare_execution(user.user_id, execution_id, str(graph_id))
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    answer_with_token(response, token_for(container, "executions", written))
+    return response
+
+
 def _run_or_none(container: Container, user_id: str, execution_id: str) -> GraphExecutionWithNodes | None:
     try:
         return container.run_queries.get_run(user_id, execution_id)
@@ -218,6 +287,37 @@ def get_execution(
 ) -> GraphExecutionWithNodes:
     """The run with its outputs and node executions (AutoGPT's GraphExecutionWithNodes)."""
     return container.run_queries.get_run(user.user_id, str(execution_id), str(graph_id))
+
+
+SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}")
+"""What a share token may look like; anything else names no shared run (404, without a read)."""
+
+public = APIRouter(tags=["executions"], responses=responses(404, 422, 503))
+"""Routes without auth (the query side): a shared run's page, keyed by its unguessable token."""
+
+
+@public.get(
+    "/api/public/shared/{share_token}",
+    summary="A shared run's outputs (no auth)",
+    dependencies=[RunsConsistent],
+)
+def get_shared_execution(
+    share_token: Annotated[str, Path(description="The token the owner's share answered")],
+    container: ContainerDep,
+    response: Response,
+) -> SharedExecutionResponse:
+    """AutoGPT's ``SharedExecutionResponse``: the run's id, graph name and description, status, creation time and
+    graph outputs; never its inputs, node executions, owner, credentials or error texts (secret inputs read masked).
+
+    An unknown, malformed or revoked token, and the token of a deleted run, are
+    the same 404. Answers are ``Cache-Control: no-store``: an unshare takes
+    effect at once, with no cached copy left. Rate limited per client address
+    like every unauthenticated request (``api.rate_limit``).
+    """
+    response.headers["Cache-Control"] = "no-store"
+    if not SHARE_TOKEN.fullmatch(share_token):
+        raise ExecutionNotFoundError("Shared execution not found")
+    return container.run_queries.shared_run(share_token)
 
 
 def _pages(total: int, page_size: int) -> int:

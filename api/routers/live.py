@@ -61,7 +61,7 @@ from api.live_hub import (
     graph_channel,
 )
 from domain.event_types import type_name
-from domain.execution import RUN_ENDINGS
+from domain.execution import RUN_ENDINGS, GraphExecution
 from domain.not_found import ExecutionNotFoundError
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ MAX_ID_CHARS = 128
 SSE_KEEPALIVE_SECONDS = 15.0
 
 _ENDED = frozenset(type_name(ending) for ending in RUN_ENDINGS)
+_DELETED = type_name(GraphExecution.Deleted)
 
 
 class WSMethod(enum.StrEnum):
@@ -322,6 +323,8 @@ async def execution_events(
     hub = hub_of(request.app)
     history = await asyncio.to_thread(hub.history, str(execution_id))
     if not history or str(history[0].data.get("user_id")) != user.user_id:
+        raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+    if any(event.type == _DELETED for event in history):  # a deleted run is gone for its owner too
         raise ExecutionNotFoundError(f"Execution {execution_id} not found")
     ended_at = next((event.position for event in reversed(history) if event.type in _ENDED), None)
     settings = request.app.state.container.settings

@@ -176,7 +176,8 @@ class LiveRuns:
             ended_at=run["ended_at"] or run["updated_at"],
             stats=run["stats"],
         )
-        data = meta.model_dump(mode="json", exclude={"credential_inputs", "parked_events"})
+        # a live frame reports what the run does; sharing is the owner's housekeeping, not an update of the run
+        data = meta.model_dump(mode="json", exclude={"credential_inputs", "parked_events", "is_shared", "share_token"})
         data["outputs"] = finite_json(run["outputs"] or {})
         data["inputs"] = data.get("inputs") or {}
         return LiveUpdate(

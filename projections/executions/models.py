@@ -42,6 +42,8 @@ class GraphExecutionMeta(ParkedEvents):
     started_at: str | None = None
     ended_at: str | None = None
     stats: ExecutionStats | None = None
+    is_shared: bool = Field(default=False, description="True while the run's outputs are shared by a public link")
+    share_token: str | None = Field(default=None, description="The public link's token while it is shared")
 
 
 class RunWritten(GraphExecutionMeta):
@@ -105,3 +107,25 @@ class GraphExecutionsPaginated(BaseModel):
 
     executions: list[GraphExecutionMeta]
     pagination: Pagination
+
+
+class ShareResponse(BaseModel):
+    """Answer of ``POST .../share``: AutoGPT's ``ShareResponse``."""
+
+    share_url: str = Field(description="Path of the public page of the shared run (``/share/<token>``)")
+    share_token: str = Field(description="Token of ``GET /api/public/shared/{share_token}``")
+
+
+class SharedExecutionResponse(BaseModel):
+    """A shared run as anyone with its token sees it: AutoGPT's ``SharedExecutionResponse``.
+
+    Only what the run produced: never its inputs, node executions, owner,
+    credentials, stats or error texts (``status`` says whether it failed).
+    """
+
+    id: str
+    graph_name: str
+    graph_description: str | None = None
+    status: ExecutionStatus
+    created_at: str
+    outputs: dict[str, list[Any]] = Field(default_factory=dict, description="Graph outputs: {name: [values]}")

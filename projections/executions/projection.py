@@ -1,7 +1,7 @@
 """Execution events -> runs, node executions and their statistics, as one projection.
 
 ``read.executions``, ``read.node_executions``, ``read.graph_stats``,
-``read.user_stats`` and ``read.block_usage`` are one projection: the
+``read.user_stats``, ``read.block_usage`` and ``read.shared_executions`` are one projection: the
 statistics are computed from the execution rows in the same transaction, so
 they never disagree with them. This module says which event changes which
 rows; ``runs``, ``nodes`` and ``stats`` say how.
@@ -18,7 +18,14 @@ from projections.base import Projection
 from projections.dispatch import EventHandlers
 from projections.envelope import EventEnvelope
 from projections.executions import nodes, runs
-from projections.executions.tables import BLOCK_USAGE, EXECUTIONS, GRAPH_STATS, NODE_EXECUTIONS, USER_STATS
+from projections.executions.tables import (
+    BLOCK_USAGE,
+    EXECUTIONS,
+    GRAPH_STATS,
+    NODE_EXECUTIONS,
+    SHARED_EXECUTIONS,
+    USER_STATS,
+)
 from projections.executions.unit_of_work import Row, UnitOfWork
 from projections.store import ReadModelTx
 
@@ -51,6 +58,16 @@ _NODE_EVENTS = EventHandlers[Callable[[EventEnvelope, Row, Row, UnitOfWork], Non
 )
 """Events of a node execution whose row exists (and of its run)."""
 
+_HOUSEKEEPING = EventHandlers[Callable[[EventEnvelope, Row, UnitOfWork], None]](
+    {
+        GraphExecution.Deleted: runs.deleted,
+        GraphExecution.Shared: runs.shared,
+        GraphExecution.Unshared: runs.unshared,
+    }
+)
+"""Events the owner records on a finished run (delete, share): they change its row, never what the run did,
+so live updates (``projections.executions.live``, which follows ``RUN_EVENT_TYPES``) publish nothing for them."""
+
 _RUN_TYPES = _STARTS.names | _RUN_EVENTS.names | _NODE_EVENTS.names
 
 RUN_EVENT_TYPES = _RUN_TYPES
@@ -65,14 +82,14 @@ class ExecutionsProjection(Projection):
 
     name = "executions"
     contexts = frozenset({"executions"})
-    tables = (EXECUTIONS, NODE_EXECUTIONS, GRAPH_STATS, USER_STATS, BLOCK_USAGE)
-    handles = _STARTS.types | _RUN_EVENTS.types | _NODE_EVENTS.types
+    tables = (EXECUTIONS, NODE_EXECUTIONS, GRAPH_STATS, USER_STATS, BLOCK_USAGE, SHARED_EXECUTIONS)
+    handles = _STARTS.types | _RUN_EVENTS.types | _NODE_EVENTS.types | _HOUSEKEEPING.types
     # a stop request only asks; what it does to the run arrives as the run's own events
     ignores = frozenset({ExecutionStopRequest.Requested})
 
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         work = UnitOfWork(tx)
-        work.prefetch(batch, _RUN_TYPES)
+        work.prefetch(batch, _RUN_TYPES | _HOUSEKEEPING.names)
         for event in batch:
             self.apply_one(event, work)
         work.write()
@@ -82,7 +99,8 @@ class ExecutionsProjection(Projection):
         if (start := _STARTS.get(event.type)) is not None:
             start(event, work)
             return
-        on_run, on_node = _RUN_EVENTS.get(event.type), _NODE_EVENTS.get(event.type)
+        on_run = _RUN_EVENTS.get(event.type) or _HOUSEKEEPING.get(event.type)
+        on_node = _NODE_EVENTS.get(event.type)
         if on_run is None and on_node is None:
             return
         run = work.run(event.aggregate_id)

@@ -18,6 +18,7 @@ from projections.executions.models import (
     GraphExecutionMeta,
     GraphExecutionWithNodes,
     NodeExecutionResult,
+    SharedExecutionResponse,
 )
 from projections.store import ReadSource, iso, json_value
 
@@ -37,6 +38,7 @@ def run_meta(
     started_at: str | None = None,
     ended_at: str | None = None,
     stats: dict[str, Any] | None = None,
+    share_token: str | None = None,
 ) -> GraphExecutionMeta:
     """One run as AutoGPT's ``GraphExecutionMeta``."""
     return GraphExecutionMeta(
@@ -50,6 +52,8 @@ def run_meta(
         started_at=started_at,
         ended_at=ended_at,
         stats=_stats(stats),
+        is_shared=share_token is not None,
+        share_token=share_token,
     )
 
 
@@ -76,13 +80,14 @@ def _meta(row: dict[str, Any], parked: dict[str, int]) -> GraphExecutionMeta:
         started_at=iso(row["started_at"]),
         ended_at=iso(row["ended_at"]),
         stats=json_value(row["stats"]),
+        share_token=row.get("share_token"),
     )
     count = parked.get(row["execution_id"])
     return meta if count is None else meta.model_copy(update={"parked_events": count})
 
 
 class ExecutionQueries:
-    """Runs as the API shows them; another user's run is not found."""
+    """Runs as the API shows them; another user's run, and a deleted one, is not found."""
 
     def __init__(self, store: ReadSource) -> None:
         self._store = store
@@ -91,7 +96,7 @@ class ExecutionQueries:
         self, user_id: str, graph_id: str | None, page: int, page_size: int
     ) -> tuple[list[GraphExecutionMeta], int]:
         """A page of the user's runs (of one graph if given), newest first, and how many there are in all."""
-        where = "user_id = :user_id" + (" AND graph_id = :graph_id" if graph_id else "")
+        where = "user_id = :user_id AND deleted_at IS NULL" + (" AND graph_id = :graph_id" if graph_id else "")
         params: dict[str, Any] = {"user_id": user_id, "graph_id": graph_id}
         with self._store.transaction() as tx:
             total = tx.fetchone(f"SELECT COUNT(*) AS n FROM {tx.t('executions')} WHERE {where}", params)
@@ -107,7 +112,8 @@ class ExecutionQueries:
         """The run's status alone (None: not the user's run, or not projected yet): one row, however long the run."""
         with self._store.transaction() as tx:
             row = tx.fetchone(
-                f"SELECT status FROM {tx.t('executions')} WHERE execution_id = :id AND user_id = :user_id",
+                f"SELECT status FROM {tx.t('executions')} WHERE execution_id = :id AND user_id = :user_id "
+                "AND deleted_at IS NULL",
                 {"id": execution_id, "user_id": user_id},
             )
         return None if row is None else str(row["status"])
@@ -116,7 +122,8 @@ class ExecutionQueries:
         """One run with its node executions (not found unless it is a run of ``graph_id`` when given)."""
         with self._store.transaction() as tx:
             row = tx.fetchone(
-                f"SELECT * FROM {tx.t('executions')} WHERE execution_id = :id AND user_id = :user_id",
+                f"SELECT * FROM {tx.t('executions')} WHERE execution_id = :id AND user_id = :user_id "
+                "AND deleted_at IS NULL",
                 {"id": execution_id, "user_id": user_id},
             )
             if row is None or (graph_id is not None and row["graph_id"] != graph_id):
@@ -150,4 +157,30 @@ class ExecutionQueries:
                 )
                 for node in nodes
             ],
+        )
+
+    def shared_run(self, share_token: str) -> SharedExecutionResponse:
+        """The run ``share_token`` shares, outputs only; not found for an unknown, revoked or deleted run's token.
+
+        One lookup by primary key, then the run by its key: an unknown token and
+        a revoked one cost the same reads and get the same answer.
+        """
+        with self._store.transaction() as tx:
+            row = tx.fetchone(
+                f"SELECT e.execution_id, e.graph_id, e.graph_version, e.status, e.created_at, e.outputs, "
+                f"v.name, v.description FROM {tx.t('shared_executions')} s "
+                f"JOIN {tx.t('executions')} e ON e.execution_id = s.execution_id "
+                f"LEFT JOIN {tx.t('graph_versions')} v ON v.graph_id = e.graph_id AND v.version = e.graph_version "
+                "WHERE s.share_token = :token AND e.share_token = :token AND e.deleted_at IS NULL",
+                {"token": share_token},
+            )
+        if row is None:
+            raise ExecutionNotFoundError("Shared execution not found")
+        return SharedExecutionResponse(
+            id=row["execution_id"],
+            graph_name=row["name"] or "",
+            graph_description=row["description"],
+            status=ExecutionStatus(row["status"]),
+            created_at=iso(row["created_at"]) or "",
+            outputs=finite_json(json_value(row["outputs"]) or {}),
         )

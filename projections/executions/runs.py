@@ -36,6 +36,9 @@ def requested(event: EventEnvelope, work: UnitOfWork) -> None:
             "node_error_count": 0,
             "updated_at": at,
             "last_position": event.position,
+            "deleted_at": None,
+            "share_token": None,
+            "shared_at": None,
         }
     )
 
@@ -73,3 +76,45 @@ def ended(status: ExecutionStatus, event: EventEnvelope, run: Row, work: UnitOfW
         node_error_count=int(stats.get("node_error_count") or 0),
     )
     work.stats_changed(run)
+
+
+def deleted(event: EventEnvelope, run: Row, work: UnitOfWork) -> None:
+    """The owner deleted the run: hidden from every read and left out of the statistics; its share ends."""
+    _revoke_share(event, run, work)
+    run["deleted_at"] = event.timestamp
+    work.stats_changed(run)
+
+
+def shared(event: EventEnvelope, run: Row, work: UnitOfWork) -> None:
+    """The owner shared the run's outputs: the token now finds it."""
+    token = event.data["share_token"]
+    run.update(share_token=token, shared_at=event.timestamp)
+    work.share(
+        {
+            "share_token": token,
+            "execution_id": run["execution_id"],
+            "user_id": run["user_id"],
+            "shared_at": event.timestamp,
+            "revoked_at": None,
+        }
+    )
+
+
+def unshared(event: EventEnvelope, run: Row, work: UnitOfWork) -> None:
+    """The owner stopped sharing the run: its token finds nothing any more."""
+    _revoke_share(event, run, work)
+
+
+def _revoke_share(event: EventEnvelope, run: Row, work: UnitOfWork) -> None:
+    if run.get("share_token") is None:
+        return
+    work.share(
+        {
+            "share_token": run["share_token"],
+            "execution_id": run["execution_id"],
+            "user_id": run["user_id"],
+            "shared_at": run["shared_at"],
+            "revoked_at": event.timestamp,
+        }
+    )
+    run.update(share_token=None, shared_at=None)

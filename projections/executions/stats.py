@@ -36,16 +36,19 @@ def refresh_graph_stats(tx: ReadModelTx, graph_id: str) -> None:
         "SUM(CASE WHEN status = 'TERMINATED' THEN 1 ELSE 0 END) AS terminated, "
         "AVG(duration_seconds) AS avg_duration, MAX(created_at) AS last_run_at, "
         "COALESCE(SUM(cost), 0) AS total_cost "
-        f"FROM {tx.t('executions')} WHERE graph_id = :graph_id AND parent_execution_id IS NULL",
+        f"FROM {tx.t('executions')} WHERE graph_id = :graph_id AND parent_execution_id IS NULL "
+        "AND deleted_at IS NULL",
         {"graph_id": graph_id},
     )
     if not totals or not totals["runs"]:
+        _zero_graph_stats(tx, graph_id)
         return
     durations = [
         r["duration_seconds"]
         for r in tx.fetchall(
             f"SELECT duration_seconds FROM {tx.t('executions')} WHERE graph_id = :graph_id "
-            "AND parent_execution_id IS NULL AND duration_seconds IS NOT NULL ORDER BY duration_seconds",
+            "AND parent_execution_id IS NULL AND deleted_at IS NULL AND duration_seconds IS NOT NULL "
+            "ORDER BY duration_seconds",
             {"graph_id": graph_id},
         )
     ]
@@ -79,10 +82,12 @@ def refresh_user_stats(tx: ReadModelTx, user_id: str) -> None:
         "SUM(CASE WHEN status = 'TERMINATED' THEN 1 ELSE 0 END) AS terminated, "
         "COALESCE(SUM(node_count), 0) AS node_executions, COALESCE(SUM(node_error_count), 0) AS node_errors, "
         "COALESCE(SUM(cost), 0) AS total_cost, MAX(created_at) AS last_run_at "
-        f"FROM {tx.t('executions')} WHERE user_id = :user_id AND parent_execution_id IS NULL",
+        f"FROM {tx.t('executions')} WHERE user_id = :user_id AND parent_execution_id IS NULL "
+        "AND deleted_at IS NULL",
         {"user_id": user_id},
     )
     if not totals or not totals["runs"]:
+        _zero_user_stats(tx, user_id)
         return
     tx.upsert(
         USER_STATS,
@@ -97,6 +102,65 @@ def refresh_user_stats(tx: ReadModelTx, user_id: str) -> None:
                 "node_errors": int(totals["node_errors"]),
                 "total_cost": float(totals["total_cost"]),
                 "last_run_at": totals["last_run_at"],
+            }
+        ],
+    )
+
+
+def _zero_graph_stats(tx: ReadModelTx, graph_id: str) -> None:
+    """No top-level run of the graph left but deleted ones: its row counts nothing (no row without any run at all).
+
+    Decided from the ``executions`` rows alone, so a rebuild (which may see a
+    run's request and deletion in one batch) writes the same row as the live projection.
+    """
+    owner = tx.fetchone(
+        f"SELECT MIN(user_id) AS user_id FROM {tx.t('executions')} "
+        "WHERE graph_id = :graph_id AND parent_execution_id IS NULL",
+        {"graph_id": graph_id},
+    )
+    if not owner or owner["user_id"] is None:
+        return
+    tx.upsert(
+        GRAPH_STATS,
+        [
+            {
+                "graph_id": graph_id,
+                "user_id": owner["user_id"],
+                "runs": 0,
+                "completed": 0,
+                "failed": 0,
+                "terminated": 0,
+                "success_rate": None,
+                "avg_duration_seconds": None,
+                "p95_duration_seconds": None,
+                "last_run_at": None,
+                "total_cost": 0.0,
+            }
+        ],
+    )
+
+
+def _zero_user_stats(tx: ReadModelTx, user_id: str) -> None:
+    """No top-level run of the user left but deleted ones: their row counts nothing (see ``_zero_graph_stats``)."""
+    some = tx.fetchone(
+        f"SELECT COUNT(*) AS n FROM {tx.t('executions')} WHERE user_id = :user_id AND parent_execution_id IS NULL",
+        {"user_id": user_id},
+    )
+    if not some or not some["n"]:
+        return
+    tx.upsert(
+        USER_STATS,
+        [
+            {
+                "user_id": user_id,
+                "runs": 0,
+                "completed": 0,
+                "failed": 0,
+                "terminated": 0,
+                "node_executions": 0,
+                "node_errors": 0,
+                "total_cost": 0.0,
+                "last_run_at": None,
             }
         ],
     )

@@ -1,4 +1,4 @@
-"""The executions read-model tables: runs, node executions, and the statistics derived from them."""
+"""The executions read-model tables: runs, node executions, share links, and the statistics derived from them."""
 
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ EXECUTIONS = Table(
         Column("node_error_count", "int", "Node executions that failed."),
         Column("updated_at", "timestamp", "Time of the last event applied."),
         Column("last_position", "int", "Position in the executions log of the last event applied."),
+        Column(
+            "deleted_at",
+            "timestamp",
+            "When its owner deleted the run (soft, AutoGPT's isDeleted); NULL while it is not deleted. "
+            "Every query and the statistics leave deleted runs out.",
+        ),
+        Column(
+            "share_token",
+            "text",
+            "Token of the public link to its outputs while the owner shares it (NULL: not shared); "
+            "see shared_executions.",
+        ),
+        Column("shared_at", "timestamp", "When the current share began (NULL: not shared)."),
     ),
     primary_key=("execution_id",),
     # (user_id, graph_id, created_at): a user's runs of one graph, counted from the index alone and paged newest
@@ -63,9 +76,24 @@ NODE_EXECUTIONS = Table(
     indexes=(("execution_id",), ("block_id",)),
 )
 
+SHARED_EXECUTIONS = Table(
+    name="shared_executions",
+    comment="One row per share token ever given to a run: the public link's lookup. A token works only while "
+    "its run's executions.share_token still equals it (not revoked, run not deleted).",
+    columns=(
+        Column("share_token", "text", "Unguessable token of the public link (secrets.token_urlsafe, 256 bits)."),
+        Column("execution_id", "text", "The shared run."),
+        Column("user_id", "text", "Owner of the run (who shared it)."),
+        Column("shared_at", "timestamp", "When the run was shared with this token."),
+        Column("revoked_at", "timestamp", "When the token stopped working (unshared or run deleted); NULL while live."),
+    ),
+    primary_key=("share_token",),
+    indexes=(("execution_id",),),
+)
+
 GRAPH_STATS = Table(
     name="graph_stats",
-    comment="Per graph: how its runs went.",
+    comment="Per graph: how its runs went (deleted runs left out).",
     columns=(
         Column("graph_id", "text", "Graph id."),
         Column("user_id", "text", "Owner."),
@@ -84,7 +112,7 @@ GRAPH_STATS = Table(
 
 USER_STATS = Table(
     name="user_stats",
-    comment="Per user: runs and node executions.",
+    comment="Per user: runs and node executions (deleted runs left out).",
     columns=(
         Column("user_id", "text", "User id."),
         Column("runs", "int", "Top-level runs requested."),

@@ -12,7 +12,7 @@ from typing import Any
 from domain.json_codec import decode
 from projections.envelope import EventEnvelope
 from projections.executions import stats
-from projections.executions.tables import BLOCK_USAGE, EXECUTIONS, NODE_EXECUTIONS
+from projections.executions.tables import BLOCK_USAGE, EXECUTIONS, NODE_EXECUTIONS, SHARED_EXECUTIONS
 from projections.store import ReadModelTx
 
 Row = dict[str, Any]
@@ -36,6 +36,7 @@ class UnitOfWork:
         self.runs: dict[str, Row] = {}
         self.nodes: dict[str, Row] = {}
         self.blocks: dict[str, Row] = {}
+        self.shares: dict[str, Row] = {}
         self.touched_graphs: set[str] = set()
         self.touched_users: set[str] = set()
         self._missing: set[str] = set()
@@ -112,6 +113,10 @@ class UnitOfWork:
             self.blocks[block_id] = usage
         return usage
 
+    def share(self, row: Row) -> None:
+        """A share link's row as it now stands (``read.shared_executions``), written with the batch."""
+        self.shares[row["share_token"]] = row
+
     def stats_changed(self, run: Row) -> None:
         """The run's graph and user statistics are recomputed when the batch is written."""
         self.touched_graphs.add(run["graph_id"])
@@ -123,6 +128,7 @@ class UnitOfWork:
         tx.upsert(EXECUTIONS, list(self.runs.values()))
         tx.upsert(NODE_EXECUTIONS, list(self.nodes.values()))
         tx.upsert(BLOCK_USAGE, list(self.blocks.values()))
+        tx.upsert(SHARED_EXECUTIONS, list(self.shares.values()))
         for graph_id in sorted(self.touched_graphs):
             stats.refresh_graph_stats(tx, graph_id)
         for user_id in sorted(self.touched_users):
