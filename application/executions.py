@@ -57,6 +57,7 @@ _STATUS_AFTER = {
 """A run's status when its last event has this topic (RUNNING for any other)."""
 
 _HOUSEKEEPING_TOPICS = frozenset(get_topic(event_type) for event_type in HOUSEKEEPING)
+_DELETED_TOPIC = get_topic(GraphExecution.Deleted)
 """Topics of events recorded after a run ended (delete, share): its status is that of the last event before them."""
 
 SHARE_TOKEN_BYTES = 32
@@ -265,7 +266,8 @@ class ExecutionsApplication(Application[UUID]):
     def peek(self, user_id: str, execution_id: UUID) -> ExecutionPeek:
         """Owner and status of a run from its first and last events only.
 
-        Cheap however long the run is (two indexed reads, no replay).
+        Cheap however long the run is (two indexed reads, no replay). A
+        deleted run (its last event is ``Deleted``: nothing follows it) is not found.
         """
         first = self.recorder.select_events(execution_id, limit=1)
         if not first:
@@ -273,20 +275,24 @@ class ExecutionsApplication(Application[UUID]):
         requested = self.mapper.to_domain_event(first[0])
         if not isinstance(requested, GraphExecution.Requested) or requested.user_id != user_id:
             raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-        status = self._status_from_log(execution_id)
+        status = self._status_from_log(execution_id, refuse_deleted=True)
         return ExecutionPeek(execution_id, requested.graph_id, user_id, S.INCOMPLETE if status is None else status)
 
-    def _status_from_log(self, execution_id: UUID) -> ExecutionStatus | None:
+    def _status_from_log(self, execution_id: UUID, *, refuse_deleted: bool = False) -> ExecutionStatus | None:
         """The run's status from its last events (None: no events): housekeeping events after its end are skipped.
 
-        Usually one indexed read of the last event; a run shared and unshared
-        many times costs one more read per 50 of those.
+        Usually one indexed read of the last events; a run shared and unshared
+        many times costs one more read per 50 of those. With ``refuse_deleted``
+        a deleted run raises ``ExecutionNotFoundError``.
         """
         below: int | None = None
         while True:
-            page = self.recorder.select_events(execution_id, lte=below, desc=True, limit=50)
+            # the last event alone first (events can be large): it is the run's own one but after housekeeping
+            page = self.recorder.select_events(execution_id, lte=below, desc=True, limit=1 if below is None else 50)
             if not page:
                 return None
+            if refuse_deleted and below is None and page[0].topic == _DELETED_TOPIC:
+                raise ExecutionNotFoundError(f"Execution {execution_id} not found")
             for stored in page:
                 if stored.topic not in _HOUSEKEEPING_TOPICS:
                     return _STATUS_AFTER.get(stored.topic, S.RUNNING)
