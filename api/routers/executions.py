@@ -292,7 +292,7 @@ def get_execution(
 SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}")
 """What a share token may look like; anything else names no shared run (404, without a read)."""
 
-public = APIRouter(tags=["executions"], responses=responses(404, 422, 503))
+public = APIRouter(tags=["executions"], responses=responses(400, 404, 422, 503))
 """Routes without auth (the query side): a shared run's page, keyed by its unguessable token."""
 
 

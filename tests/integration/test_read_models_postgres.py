@@ -62,6 +62,7 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "graph_stats",
         "user_stats",
         "block_usage",
+        "shared_executions",
         "audit_log",
         "api_keys",
         "credit_transactions",

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-PUBLIC_PATHS = {"/health", "/ready", "/metrics"}
+PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/api/public/shared/{share_token}"}
 EXTERNAL_PREFIX = "/external-api/"
 
 
