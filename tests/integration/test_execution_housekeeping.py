@@ -16,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from fastapi.testclient import TestClient
 from adapters.event_log import reader
 from adapters.kafka_topics import partition_for
 from adapters.read_store import Partitioning, rebuild_projection
+from adapters.settings import Settings
+from api.app import create_app
 from api.auth import mint_token
 from api.composition import Container, build_container
 from domain.secret_inputs import MASK
@@ -281,3 +284,19 @@ def assert_read_models_equal_a_rebuild(container: Container) -> None:
                 container.read_store, projection, reader(container.event_logs), partitions=_partitions(container)
             )
     assert _snapshot(container) == live
+
+
+def test_the_public_page_is_rate_limited_per_address_like_every_unauthenticated_request(tmp_path: Path) -> None:
+    settings = Settings(
+        JWT_VERIFY_KEY=JWT_KEY,
+        AGENTGRAPH_DATA_DIR=tmp_path / "data",
+        AGENTGRAPH_RATE_LIMIT_PER_MINUTE=3,
+        AGENTGRAPH_REDIS_URL=None,
+    )
+    container = build_container(settings)
+    try:
+        with TestClient(create_app(container, run_projector=True), client=("203.0.113.7", 50000)) as client:
+            answers = [client.get(f"/api/public/shared/{uuid.uuid4().hex}").status_code for _ in range(4)]
+            assert answers == [404, 404, 404, 429]
+    finally:
+        container.close()
