@@ -181,6 +181,12 @@ def test_a_shared_run_shows_its_outputs_only_until_unshared(platform: Platform) 
     assert ok(client.post(path, headers=alice)) == shared  # sharing again keeps the link handed out
     mine = ok(client.get(f"/api/graphs/{graph_id}/executions/{run['id']}", headers=alice))
     assert (mine["is_shared"], mine["share_token"]) == (True, token)
+    # a shared run has still ended: a stop finds nothing to stop, and records nothing
+    before = heads(container)
+    assert (
+        ok(client.post(f"/api/graphs/{graph_id}/executions/{run['id']}/stop", headers=alice))["status"] == "COMPLETED"
+    )
+    assert heads(container) == before
 
     # anyone holding the token, without credentials, sees the outputs and nothing else
     public = client.get(f"/api/public/shared/{token}")
