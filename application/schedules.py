@@ -246,6 +246,10 @@ def _written(schedule: Schedule, recordings: list[Recording[UUID]]) -> ScheduleW
     )
 
 
+_REFUSED_RUN = (GraphValidationError, ScheduleInputUnavailableError, SecretInputUnavailableError, ValueError)
+"""Why a tick's run may be refused (inputs that no longer fit, secrets erased): recorded, the schedule stays."""
+
+
 class ScheduleFiring:
     """Fires due schedules: requests the tick's run (idempotently), then records the tick on the schedule."""
 
@@ -291,7 +295,7 @@ class ScheduleFiring:
                 self._request_run(schedule, content, execution_id)
             except IntegrityError:
                 pass  # the tick's run exists: a fire retried after a crash, or a second scheduler's
-            except (GraphValidationError, ScheduleInputUnavailableError, SecretInputUnavailableError, ValueError) as error:
+            except _REFUSED_RUN as error:
                 log.warning("schedule %s could not start its run of %s: %s", schedule.id, tick.isoformat(), error)
                 schedule.record_failed(tick, str(error))
                 return self._recorded(schedule, FireOutcome(schedule.id, tick, None, "failed"))
@@ -320,4 +324,3 @@ class ScheduleFiring:
         except IntegrityError:  # another scheduler (or a delete) got there first: its record stands
             return None
         return outcome
-

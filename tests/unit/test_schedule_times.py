@@ -1,4 +1,4 @@
-"""Cron ticks in a time zone across daylight-saving changes, and a schedule's due ticks (``domain.cron``, ``domain.schedule``)."""
+"""Cron ticks in a zone across daylight-saving changes, and a schedule's due ticks (domain.cron, domain.schedule)."""
 
 from __future__ import annotations
 
