@@ -190,12 +190,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(404, str(exc), "schedule_not_found"), status_code=404)
 
     @app.exception_handler(ScheduleTimeError)
-    async def schedule_time_invalid(_: Request, exc: ScheduleTimeError) -> JSONResponse:
-        return JSONResponse(error_body(422, str(exc), "schedule_invalid"), status_code=422)
+    async def schedule_time_invalid(request: Request, exc: ScheduleTimeError) -> JSONResponse:
+        return _schema_mismatch(request, [{"type": "schedule_invalid", "loc": ["body", exc.field], "msg": str(exc)}])
 
     @app.exception_handler(ScheduleInputUnavailableError)
-    async def schedule_input_unavailable(_: Request, exc: ScheduleInputUnavailableError) -> JSONResponse:
-        return JSONResponse(error_body(422, str(exc), "schedule_invalid"), status_code=422)
+    async def schedule_input_unavailable(request: Request, exc: ScheduleInputUnavailableError) -> JSONResponse:
+        return _schema_mismatch(request, [{"type": "schedule_invalid", "loc": ["body", "inputs"], "msg": str(exc)}])
 
     @app.exception_handler(ApiKeyRevokedError)
     async def api_key_revoked(_: Request, exc: ApiKeyRevokedError) -> JSONResponse:

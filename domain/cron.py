@@ -19,6 +19,7 @@ shifted by a gap onto a later tick of the same expression fires once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,12 +32,19 @@ MAX_CRON_LENGTH = 100
 MAX_TIMEZONE_LENGTH = 64
 """Longest time zone name accepted (the longest IANA name is about 32 characters)."""
 
+_NOT_STANDARD = re.compile(r"\b[RrHh]\b")
+"""croniter's extensions that tick differently on every parse (R) or need an id (H): refused, ticks must repeat."""
+
 _SEARCH_STEPS = 1000
 """Wall-clock candidates examined for one tick before giving up (only reachable by a bug: each step moves on)."""
 
 
 class ScheduleTimeError(ValueError):
-    """A cron expression or time zone that cannot be used; the message says why."""
+    """A cron expression or time zone that cannot be used; the message says why, ``field`` which it is."""
+
+    def __init__(self, message: str, field: str = "cron") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class CronSchedule:
         fields = expression.split(" ") if expression else []
         if len(fields) != 5:
             raise ScheduleTimeError(f"Wrong number of fields; got {len(fields)}, expected 5")
+        if _NOT_STANDARD.search(expression):
+            raise ScheduleTimeError(f"Invalid cron expression {expression!r}: R (random) and H (hashed) are not cron")
         try:
             croniter(expression)
         except (CroniterError, ValueError, KeyError) as exc:
@@ -99,11 +109,11 @@ class CronSchedule:
 def zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``, or ``ScheduleTimeError``."""
     if not name or len(name) > MAX_TIMEZONE_LENGTH or name.startswith("/") or ".." in name:
-        raise ScheduleTimeError(f"Unknown time zone {name[:MAX_TIMEZONE_LENGTH]!r}")
+        raise ScheduleTimeError(f"Unknown time zone {name[:MAX_TIMEZONE_LENGTH]!r}", "timezone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ScheduleTimeError(f"Unknown time zone {name!r}") from None
+        raise ScheduleTimeError(f"Unknown time zone {name!r}", "timezone") from None
 
 
 def _instant(wall: datetime, tz: ZoneInfo) -> datetime:

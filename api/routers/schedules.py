@@ -4,14 +4,15 @@
 credentials, timezone?}`` checks the graph and inputs as a run would (404 for a
 graph the caller cannot run, 400 ``graph_invalid`` with ``node_errors`` for a
 missing or bad input), and a bad cron expression or time zone is 422
-``schedule_invalid`` with the reason (e.g. ``Wrong number of fields; got 4,
-expected 5``). The answer's ``next_run_time`` is in the schedule's zone (as
+(AutoGPT's request-invalid body; its error has type ``schedule_invalid``, ``loc``
+``["body", "cron"]`` or ``["body", "timezone"]`` and the reason as ``msg``, e.g.
+``Wrong number of fields; got 4, expected 5``). The answer's ``next_run_time`` is in the schedule's zone (as
 AutoGPT's); lists answer it in UTC. ``timezone`` defaults to UTC (no user
 timezone is stored here). Our one addition: ``misfire`` (``coalesce``, the
 default, or ``skip``: ``domain.schedule``). Another user's schedule and an
 unknown one both answer 404 ``Schedule #<id> not found`` (AutoGPT: 403 for
 another user's). A user has at most ``MAX_SCHEDULES_PER_USER`` schedules
-(counted on the read model: a burst of parallel creates may pass it by a few).
+(409 ``schedule_limit_reached``; counted on the read model: a burst of parallel creates may pass it by a few).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from projections.schedules.queries import GraphExecutionJobInfo, job_info
 
 SchedulesConsistent = Depends(consistent(SCHEDULES_PROJECTION, frozenset({"schedules"})))
 
-commands = APIRouter(tags=["schedules"], responses=responses(400, 401, 404, 413, 422, 503))
+commands = APIRouter(tags=["schedules"], responses=responses(400, 401, 404, 409, 413, 422, 503))
 queries = APIRouter(tags=["schedules"], responses=responses(400, 401, 404, 422, 503))
 
 MAX_SCHEDULES_PER_USER = 100
@@ -73,13 +74,13 @@ class ScheduleDeleted(BaseModel):
 
 
 class ScheduleLimitError(HTTPException):
-    """422: the user has as many schedules as one may have."""
+    """409: the user has as many schedules as one may have."""
 
     code = "schedule_limit_reached"
 
     def __init__(self) -> None:
         super().__init__(
-            status_code=422,
+            status_code=409,
             detail=f"A user may have at most {MAX_SCHEDULES_PER_USER} schedules: delete one first",
         )
 

@@ -180,7 +180,8 @@ def test_what_could_never_run_is_refused_and_nothing_is_recorded(platform: Platf
     ]:
         refused = client.post(path, json=schedule_body(**fields), headers=alice)
         assert refused.status_code == 422, refused.text
-        assert refused.json()["code"] == "schedule_invalid" and reason in refused.json()["detail"]
+        (error,) = refused.json()["detail"]
+        assert error["type"] == "schedule_invalid" and error["loc"] == ["body", *fields] and reason in error["msg"]
     too_long = client.post(path, json=schedule_body(name="n" * 201), headers=alice)
     assert too_long.status_code == 422
     missing = client.post(path, json=schedule_body(inputs={}), headers=alice)

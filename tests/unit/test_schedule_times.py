@@ -63,6 +63,8 @@ def test_ticks_are_strictly_increasing_through_a_gap() -> None:
         ("", "UTC", "Wrong number of fields; got 0, expected 5"),
         ("61 * * * *", "UTC", "Invalid cron expression '61 * * * *'"),
         ("0 0 31 2 *", "UTC", "never fires"),
+        ("R R * * *", "UTC", "R (random) and H (hashed) are not cron"),
+        ("H/5 * * * *", "UTC", "are not cron"),
         ("0 9 * * 1", "Mars/Olympus_Mons", "Unknown time zone 'Mars/Olympus_Mons'"),
         ("0 9 * * 1", "../../etc/passwd", "Unknown time zone"),
         ("0 9 * * 1", "", "Unknown time zone"),
