@@ -31,11 +31,13 @@ from api.auth import mint_token
 from api.bootstrap import SchedulerService
 from api.composition import Container, build_container
 from domain.schedule import run_id_for
+from domain.secret_inputs import MASK, OpenedSecrets
 from projections.registry import projection_named
 from tests.integration.conftest import Mode
 from tests.read_models import table_rows
+from tests.secret_scan import scan_files
 from tests.unit.api.conftest import SessionClient
-from tests.unit.api.graph_samples import calculator
+from tests.unit.api.graph_samples import INPUT, OUTPUT, calculator
 
 pytestmark = pytest.mark.integration
 
@@ -261,3 +263,35 @@ def test_deleting_a_graph_ends_its_schedules_at_once(platform: Platform) -> None
     clock.now += timedelta(days=2)  # every tick passes: only the kept graph's schedule fires
     until(lambda: len(graph_runs(client, alice, kept)) == 1, "the kept graph's schedule fired")
     assert {run["graph_id"] for run in ok(client.get("/api/executions", headers=alice))} == {kept}
+
+
+@pytest.mark.parametrize("mode", ["sqlite"], indirect=True)
+def test_a_secret_input_stays_sealed_in_the_schedule_and_its_runs(platform: Platform, mode: Mode) -> None:
+    container, client, clock = platform
+    alice = jwt(container, "alice")
+    secret = "hunter2-" + "x" * 12
+    graph = {
+        "name": "secret echo",
+        "nodes": [
+            {"id": "in", "block_id": INPUT, "input_default": {"name": "passphrase", "secret": True}},
+            {"id": "out", "block_id": OUTPUT, "input_default": {"name": "echo"}},
+        ],
+        "links": [{"source_id": "in", "sink_id": "out", "source_name": "result", "sink_name": "value"}],
+    }
+    graph_id = ok(client.post("/api/graphs", json={"graph": graph}, headers=alice))["id"]
+    made = client.post(
+        f"/api/graphs/{graph_id}/schedules", json=schedule_body(inputs={"passphrase": secret}), headers=alice
+    )
+    assert ok(made)["input_data"] == {"passphrase": MASK}
+    assert listed(client, alice, token=made.headers["X-Consistency-Token"])[0]["input_data"] == {"passphrase": MASK}
+    clock.now += timedelta(days=8)
+    (run,) = until(lambda: graph_runs(client, alice, graph_id), "the schedule fired")
+    done = until(lambda: finished(client, alice, graph_id, run["id"]), "the run ended")
+    assert done["status"] == "COMPLETED" and done["outputs"] == {"echo": [MASK]}  # opened for the run, masked when read
+    recorded = container.executions.load(UUID(run["id"]))
+    opened, run_inputs = OpenedSecrets(), container.run_inputs
+    assert recorded is not None and run_inputs is not None
+    run_inputs.open_inputs("alice", recorded.id, {"passphrase"}, recorded.inputs, opened)  # re-sealed for the run
+    assert list(opened.clear_by_token.values()) == [secret]
+    stored = list(mode.settings().data_dir.glob("*.sqlite3*"))
+    assert stored and scan_files(stored, [secret]) == []
