@@ -135,10 +135,15 @@ def credentials_references(credentials: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+SNAPSHOT_INTERVAL = 100
+"""A schedule is snapshotted every this many events (one per tick: an every-minute schedule records 1,440 a day)."""
+
+
 class SchedulesApplication(Application[UUID]):
     """Scheduled runs of graphs (cron triggers): the schedules context's use cases."""
 
     name = "schedules"
+    snapshotting_intervals = {Schedule: SNAPSHOT_INTERVAL}
 
     # -- commands ---------------------------------------------------------
 

@@ -82,7 +82,7 @@ class Schedule(Aggregate):
         self.name = name
         self.cron = cron
         self.timezone = timezone
-        self.misfire = Misfire(misfire)
+        self.misfire = str(Misfire(misfire))  # plain text: a snapshot stores it as such
         self.input_data = input_data
         self.input_credentials = input_credentials
         self.created_at = created_at
