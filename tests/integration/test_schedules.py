@@ -30,6 +30,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.bootstrap import SchedulerService
 from api.composition import Container, build_container
+from api.routers import schedules as schedules_router
 from domain.schedule import run_id_for
 from domain.secret_inputs import MASK, OpenedSecrets
 from projections.registry import projection_named
@@ -170,7 +171,9 @@ def test_make_list_and_delete_schedules_with_autogpts_shapes(platform: Platform)
 
 
 @pytest.mark.parametrize("mode", ["sqlite"], indirect=True)
-def test_what_could_never_run_is_refused_and_nothing_is_recorded(platform: Platform) -> None:
+def test_what_could_never_run_is_refused_and_nothing_is_recorded(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     container, client, _ = platform
     alice, bob = jwt(container, "alice"), jwt(container, "bob")
     graph_id = new_graph(client, alice)
@@ -194,6 +197,15 @@ def test_what_could_never_run_is_refused_and_nothing_is_recorded(platform: Platf
     gone = "00000000-0000-0000-0000-000000000000"
     assert client.post(f"/api/graphs/{gone}/schedules", json=schedule_body(), headers=alice).status_code == 404
     assert container.event_logs["schedules"].head() == 0
+
+    monkeypatch.setattr(schedules_router, "MAX_SCHEDULES_PER_USER", 2)
+    for _ in range(2):
+        made = client.post(path, json=schedule_body(), headers=alice)
+        listed(client, alice, token=made.headers["X-Consistency-Token"])
+    third = client.post(path, json=schedule_body(), headers=alice)
+    assert third.status_code == 409 and third.json()["code"] == "schedule_limit_reached"
+    bobs = new_graph(client, bob)  # the limit is per user
+    assert ok(client.post(f"/api/graphs/{bobs}/schedules", json=schedule_body(), headers=bob))["user_id"] == "bob"
 
 
 def test_a_due_schedule_fires_once_with_its_inputs_even_when_retried_after_a_crash(platform: Platform) -> None:
