@@ -307,13 +307,11 @@ def build_container(
         if Part.RUN_EVENTS in wanted:
             executions = ExecutionsApplication(event_store_env(settings, "executions", create_table=create_tables))
         if Part.LOGS in wanted:
-            # only accounts (API keys, checked on every external-API request) and schedules (the API's commands,
-            # the scheduler's follower, firing and process manager) are written to
-            written = ("accounts", "schedules")
+            # only accounts is written to (API keys, checked on every external-API request)
             later = {
                 context: app_class(
                     event_store_env(
-                        settings, context, create_table=create_tables, pool_size=None if context in written else 1
+                        settings, context, create_table=create_tables, pool_size=None if context == "accounts" else 1
                     )
                 )
                 for context, app_class in LATER_CONTEXTS.items()

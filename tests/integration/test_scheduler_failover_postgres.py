@@ -27,7 +27,7 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from adapters.settings import Settings
-from api.composition import Container, build_container
+from api.composition import Container, Part, build_container
 from domain.agent_format import GraphPayload
 from domain.cron import CronSchedule
 from domain.execution import GraphExecution
@@ -52,7 +52,8 @@ def platform(scheduler_env: dict[str, str]) -> Iterator[Container]:
             JWT_VERIFY_KEY=scheduler_env["JWT_VERIFY_KEY"],
             AGENTGRAPH_DATA_DIR=Path(scheduler_env["AGENTGRAPH_DATA_DIR"]),
             AGENTGRAPH_ENCRYPTION_KEY=MASTER_KEY,
-        )
+        ),
+        parts={Part.LOGS},  # the event stores only: few connections beside the two schedulers' (a shared server)
     )
     yield built
     built.close()
@@ -72,18 +73,17 @@ def until(condition: Callable[[], Any], what: str, logs: list[Path], timeout: fl
     while not (result := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting until {what}:\n" + "\n".join(p.read_text() for p in logs))
-        time.sleep(0.02)
+        time.sleep(0.05)
     return result
 
 
-def lock_holder(dsn: str) -> str | None:
+def lock_holder(conn: psycopg.Connection[Any]) -> str | None:
     """The application name of the session holding an advisory lock of this database (the active scheduler)."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchone()
+    row = conn.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    ).fetchone()
     return str(row[0]) if row else None
 
 
@@ -117,7 +117,8 @@ def requested_runs(container: Container) -> list[str]:
 def test_the_standby_takes_over_after_kill_9_and_each_tick_fires_once(
     platform: Container, scheduler_env: dict[str, str], tmp_path: Path
 ) -> None:
-    container, dsn = platform, scheduler_env["AGENTGRAPH_DATABASE_URL"]
+    container = platform
+    admin = psycopg.connect(scheduler_env["AGENTGRAPH_DATABASE_URL"], autocommit=True)
     graph_id = str(container.graphs.create_graph("alice", GraphPayload.model_validate(calculator())).aggregate_id)
     every_minute = save_schedule(container, graph_id, datetime.now(UTC))
     tick = every_minute.next_run_time()
@@ -125,10 +126,10 @@ def test_the_standby_takes_over_after_kill_9_and_each_tick_fires_once(
     first = scheduler(scheduler_env, logs[0])
     second: subprocess.Popen[bytes] | None = None
     try:
-        until(lambda: lock_holder(dsn) == f"agentgraph-scheduler-{first.pid}", "the first scheduler is active", logs)
+        until(lambda: lock_holder(admin) == f"agentgraph-scheduler-{first.pid}", "the first scheduler is active", logs)
         second = scheduler(scheduler_env, logs[1])
         until(lambda: "running: scheduler" in logs[1].read_text(), "the second scheduler waits", logs)
-        assert lock_holder(dsn) == f"agentgraph-scheduler-{first.pid}"
+        assert lock_holder(admin) == f"agentgraph-scheduler-{first.pid}"
 
         # the minute boundary: the active scheduler starts the tick's run; killed at once
         until(lambda: container.executions.load(run_id_for(every_minute.id, tick)), "the tick's run exists", logs)
@@ -137,7 +138,7 @@ def test_the_standby_takes_over_after_kill_9_and_each_tick_fires_once(
 
         # due while no scheduler is active: the standby fires it once it takes over
         overdue = save_schedule(container, graph_id, datetime.now(UTC) - timedelta(minutes=5))
-        until(lambda: lock_holder(dsn) == f"agentgraph-scheduler-{second.pid}", "the standby is active", logs)
+        until(lambda: lock_holder(admin) == f"agentgraph-scheduler-{second.pid}", "the standby is active", logs)
         late = until(lambda: last_tick(container, overdue), "the overdue schedule fired", logs)
         recorded = until(lambda: last_tick(container, every_minute), "the tick is recorded", logs)
         assert second.poll() is None
@@ -146,6 +147,7 @@ def test_the_standby_takes_over_after_kill_9_and_each_tick_fires_once(
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
+        admin.close()
 
     assert datetime.fromisoformat(recorded) >= tick
     late_tick = datetime.fromisoformat(late)
