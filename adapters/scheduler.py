@@ -105,20 +105,27 @@ class ScheduleBook:
         """Apply a batch of the schedules log."""
         with self._lock:
             for event in batch:
-                schedule_id = UUID(event.aggregate_id)
-                if event.type == _CREATED:
-                    data = event.data
-                    self._entries[schedule_id] = _Entry(
-                        data["user_id"],
-                        data["graph_id"],
-                        data["cron"],
-                        data["timezone"],
-                        next_run_time(data["cron"], data["timezone"], data["created_at"]),
-                    )
-                elif event.type in _TICKED and (entry := self._entries.get(schedule_id)) is not None:
-                    entry.next_due = max(entry.next_due, next_run_time(entry.cron, entry.timezone, event.data["tick"]))
-                elif event.type == _DELETED:
-                    self._entries.pop(schedule_id, None)
+                try:
+                    self._apply(event)
+                except (KeyError, TypeError, ValueError):  # an event it cannot read: passed over, never a stop
+                    log.exception("the scheduler cannot read schedules event %s; passed over", event.id)
+
+    def _apply(self, event: EventEnvelope) -> None:
+        """Apply one event (the lock is held)."""
+        schedule_id = UUID(event.aggregate_id)
+        if event.type == _CREATED:
+            data = event.data
+            self._entries[schedule_id] = _Entry(
+                data["user_id"],
+                data["graph_id"],
+                data["cron"],
+                data["timezone"],
+                next_run_time(data["cron"], data["timezone"], data["created_at"]),
+            )
+        elif event.type in _TICKED and (entry := self._entries.get(schedule_id)) is not None:
+            entry.next_due = max(entry.next_due, next_run_time(entry.cron, entry.timezone, event.data["tick"]))
+        elif event.type == _DELETED:
+            self._entries.pop(schedule_id, None)
 
     def due(self, now: datetime) -> list[UUID]:
         """The schedules with a tick due at ``now``."""
@@ -196,9 +203,14 @@ class ScheduleProcessManager:
             react = self._by_name.get(event.context, {}).get(event.type)
             if react is None:
                 continue
-            for schedule_id in self._book.of_graph(react(event)):
+            try:
+                gone = react(event)
+            except (KeyError, TypeError, ValueError):  # an event it cannot read: passed over, never a stop
+                log.exception("cannot tell which schedules event %s ends; passed over", event.id)
+                continue
+            for schedule_id in self._book.of_graph(gone):
                 if self._schedules.end_schedule(schedule_id, GRAPH_DELETED):
-                    log.info("schedule %s ended: its graph %s is gone", schedule_id, react(event).graph_id)
+                    log.info("schedule %s ended: its graph %s is gone", schedule_id, gone.graph_id)
                 self._book.forget(schedule_id)
 
 
