@@ -40,7 +40,19 @@ from api.rate_limit import RateLimitMiddleware
 from api.readiness import readiness_checks
 from api.request_context import RequestIdMiddleware
 from api.request_metrics import RequestMetricsMiddleware
-from api.routers import admin, api_keys, blocks, credits, executions, external, graphs, health, integrations, live
+from api.routers import (
+    admin,
+    api_keys,
+    blocks,
+    credits,
+    executions,
+    external,
+    graphs,
+    health,
+    integrations,
+    live,
+    schedules,
+)
 
 SIDES = frozenset({COMMANDS, QUERIES})
 """The two sides of the API; ``create_app`` serves both unless told otherwise."""
@@ -56,6 +68,7 @@ COMMAND_ROUTERS: tuple[APIRouter, ...] = (
     credits.commands,
     integrations.commands,
     integrations.admin_commands,
+    schedules.commands,
 )
 """POST/PUT/PATCH/DELETE: each loads an aggregate, calls one verb and saves (role ``api-commands``)."""
 QUERY_ROUTERS: tuple[APIRouter, ...] = (
@@ -69,6 +82,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     external.queries,
     credits.queries,
     integrations.queries,
+    schedules.queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""
@@ -94,6 +108,7 @@ def create_app(
     run_projector: bool = False,
     run_relay: bool = False,
     run_notifier: bool = False,
+    run_scheduler: bool = False,
 ) -> FastAPI:
     """Build the API serving ``sides`` around ``container`` (built from the environment if None).
 
@@ -101,7 +116,7 @@ def create_app(
     container needs the parts of the matching role (``api-commands``,
     ``api-queries``, ``api``). Only the query side holds the live-updates hub.
 
-    With ``run_executor`` / ``run_projector`` / ``run_relay`` / ``run_notifier`` those roles run
+    With ``run_executor`` / ``run_projector`` / ``run_relay`` / ``run_notifier`` / ``run_scheduler`` those roles run
     inside the API's event loop (``agentgraph serve`` with all roles is the
     one-process platform); ``api.bootstrap`` says what each role starts. A
     container passed in is owned by the caller; one built here is closed when
@@ -114,6 +129,7 @@ def create_app(
             ("projector", run_projector),
             ("executor", run_executor),
             ("notifier", run_notifier),
+            ("scheduler", run_scheduler),
         )
         if on
     ]

@@ -32,12 +32,14 @@ from adapters.notifier import Notifier
 from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
 from adapters.postgres_recorder import joint_writer
 from adapters.projection_runner import ProjectionRunner
+from adapters.scheduler import Clock, Scheduler, wall_clock
 from adapters.settings import Settings
 from api.composition import CONTEXTS, Container, Part, build_container, check_tables
 from application.charging import LedgerBook
 from application.execution_observer import ExecutionObserver
 from application.execution_writer import GroupCommitWriter
 from application.executor import Executor, ExecutorConfig
+from application.schedules import ScheduleFiring
 from domain.blocks.registry import BlockRegistry
 from projections.registry import all_projections
 
@@ -219,6 +221,31 @@ class NotifierService:
         self.bus.close()
 
 
+class SchedulerService:
+    """The scheduler (``adapters.scheduler``) in a background thread: active at once embedded, else once it holds
+    the PostgreSQL lock; ``clock`` is what time it is (the wall clock; a test's own in in-process tests)."""
+
+    def __init__(self, container: Container, clock: Clock = wall_clock) -> None:
+        firing = ScheduleFiring(
+            container.schedules,
+            container.graphs,
+            container.executions,
+            container.blocks.get,
+            run_secrets=container.run_inputs,
+            schedule_secrets=container.schedule_secrets,
+        )
+        self.scheduler = Scheduler(firing, container.event_logs, dsn=container.settings.database_url, clock=clock)
+        self._thread = BackgroundWorker("scheduler", self.scheduler.run)
+
+    async def start(self) -> None:
+        """Start (waits in the background to become the active scheduler)."""
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop firing; a standby takes over (or the next start resumes after the last recorded tick)."""
+        await asyncio.to_thread(self._thread.stop)
+
+
 @dataclass(frozen=True)
 class Role:
     """One row of the role table."""
@@ -268,13 +295,13 @@ ROLES: dict[str, Role] = {
         # SECRETS: a node's credentials are opened for its block run (the user's own, from the accounts store)
         Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS, Part.SECRETS}), service=ExecutorService),
         Role("notifier", frozenset({Part.STORES}), service=NotifierService, needs_redis=True),
+        # LOGS: every store (schedules, graphs, executions; accounts for credentials); SECRETS: secret inputs
+        Role("scheduler", frozenset({Part.LOGS, Part.SECRETS}), service=SchedulerService),
     )
 }
 """Every role this build runs, in start order (services stop in reverse)."""
 
-REFUSED_ROLES = {
-    "scheduler": "the scheduler role comes with schedules, which have no aggregates yet (their event store exists)"
-}
+REFUSED_ROLES: dict[str, str] = {}
 """Roles of the design this build does not run yet, with the reason."""
 
 RELAY_NEEDS = "the relay needs AGENTGRAPH_DATABASE_URL and AGENTGRAPH_KAFKA_BOOTSTRAP"

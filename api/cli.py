@@ -94,7 +94,7 @@ def serve(
         str | None,
         typer.Option(
             help="Comma-separated roles to run: api (or its halves api-commands, api-queries), relay, "
-            "projector, executor, notifier (default: all in one process; the relay only with PostgreSQL "
+            "projector, executor, notifier, scheduler (default: all in one process; the relay only with PostgreSQL "
             "and Kafka, the notifier only with Redis)"
         ),
     ] = None,
@@ -145,6 +145,7 @@ def serve(
             run_projector="projector" in roles,
             run_relay="relay" in roles,
             run_notifier="notifier" in roles,
+            run_scheduler="scheduler" in roles,
         )
         uvicorn.run(
             api,

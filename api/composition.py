@@ -40,6 +40,7 @@ from application.credits import Credits
 from application.encryption import DataKeyStore, MasterKeyRing, SecretsVault
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
+from application.schedules import ScheduleInputSecrets, SchedulesApplication
 from application.secret_inputs import RunInputSecrets
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
@@ -49,6 +50,7 @@ from projections.credits.queries import CreditQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
+from projections.schedules.queries import ScheduleQueries
 
 CONTEXTS: tuple[str, ...] = ("graphs", "executions", *LATER_CONTEXTS)
 """Every bounded context: each has its own event store, notification log and Kafka topic."""
@@ -177,6 +179,24 @@ class Container:
             return None
         keys = _built(self._master_keys, Part.SECRETS)
         return RunInputSecrets(SecretsVault(self.accounts, keys, _built(self._data_keys, Part.SECRETS)))
+
+    @property
+    def schedules(self) -> SchedulesApplication:
+        """The schedules context (built with every context's log)."""
+        app = _built(self._later_contexts, Part.LOGS)["schedules"]
+        assert isinstance(app, SchedulesApplication)
+        return app
+
+    @property
+    def schedule_secrets(self) -> ScheduleInputSecrets | None:
+        """A schedule's secret inputs: sealed for the schedule, opened when it fires (None without the keys)."""
+        run_inputs = self.run_inputs
+        return ScheduleInputSecrets(run_inputs.vault) if run_inputs is not None else None
+
+    @property
+    def schedule_queries(self) -> ScheduleQueries:
+        """The schedules query side (read models only)."""
+        return ScheduleQueries(self.read_store)
 
     @property
     def credentials_queries(self) -> CredentialsQueries:

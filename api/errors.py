@@ -33,12 +33,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.store_busy import MAYBE_BUSY, RETRY_AFTER_SECONDS, is_store_busy
 from application.graphs import GraphChangeConflictError
+from application.schedules import ScheduleInputUnavailableError
 from domain.api_key import ApiKeyRevokedError
 from domain.blocks.base import BlockError, BlockInputError
 from domain.execution import ExecutionNotFinishedError
+from domain.cron import ScheduleTimeError
 from domain.graph_validation import GraphValidationError
 from domain.json_codec import JSONLimitError
-from domain.not_found import ApiKeyNotFoundError, ExecutionNotFoundError, GraphNotFoundError
+from domain.not_found import ApiKeyNotFoundError, ExecutionNotFoundError, GraphNotFoundError, ScheduleNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +185,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiKeyNotFoundError)
     async def api_key_not_found(_: Request, exc: ApiKeyNotFoundError) -> JSONResponse:
         return JSONResponse(error_body(404, str(exc), "api_key_not_found"), status_code=404)
+
+    @app.exception_handler(ScheduleNotFoundError)
+    async def schedule_not_found(_: Request, exc: ScheduleNotFoundError) -> JSONResponse:
+        return JSONResponse(error_body(404, str(exc), "schedule_not_found"), status_code=404)
+
+    @app.exception_handler(ScheduleTimeError)
+    async def schedule_time_invalid(request: Request, exc: ScheduleTimeError) -> JSONResponse:
+        return _schema_mismatch(request, [{"type": "schedule_invalid", "loc": ["body", exc.field], "msg": str(exc)}])
+
+    @app.exception_handler(ScheduleInputUnavailableError)
+    async def schedule_input_unavailable(request: Request, exc: ScheduleInputUnavailableError) -> JSONResponse:
+        return _schema_mismatch(request, [{"type": "schedule_invalid", "loc": ["body", "inputs"], "msg": str(exc)}])
 
     @app.exception_handler(ApiKeyRevokedError)
     async def api_key_revoked(_: Request, exc: ApiKeyRevokedError) -> JSONResponse:

@@ -5,7 +5,7 @@ table (``accounts_events`` ... in PostgreSQL, ``accounts.sqlite3`` ...
 embedded, made by ``agentgraph db init``), its notification log, its Kafka
 topic (``<prefix>.accounts`` ...) and its relay position. Their logs stay
 empty until their aggregates exist (credits come with the accounts issue,
-listings with the store issue, cron triggers with the schedules issue);
+listings with the store issue; schedules: ``application.schedules``);
 adding those changes no infrastructure: the relay, the projector and the
 rebuild already follow every context's log.
 """
@@ -17,18 +17,13 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from application.accounts import AccountsApplication
+from application.schedules import SchedulesApplication
 
 
 class StoreApplication(Application[UUID]):
     """The agent store (published agents and their reviews)."""
 
     name = "store"
-
-
-class SchedulesApplication(Application[UUID]):
-    """Scheduled runs of graphs (cron triggers)."""
-
-    name = "schedules"
 
 
 LATER_CONTEXTS: dict[str, type[Application[UUID]]] = {

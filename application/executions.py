@@ -94,6 +94,7 @@ class ExecutionsApplication(Application[UUID]):
         parent_execution_id: str | None = None,
         parent_node_exec_id: str | None = None,
         secrets: RunInputSecrets | None = None,
+        execution_id: UUID | None = None,
     ) -> RunRequested:
         """Check the inputs against the graph's input nodes, then record a queued run.
 
@@ -102,9 +103,11 @@ class ExecutionsApplication(Application[UUID]):
         block; nothing is recorded then. Values of ``secret`` input nodes are
         recorded sealed by ``secrets`` (``application.secret_inputs``), and
         answered masked; without ``secrets`` such a run is refused.
+        ``execution_id``: the run's id when the caller derives it (a schedule's
+        tick: ``IntegrityError`` if that run exists already), else a new one.
         """
         check_inputs(graph, lookup, inputs)
-        execution_id = uuid4()
+        execution_id = execution_id or uuid4()
         names = secret_input_names(graph, lookup) & inputs.keys()
         if names:
             if secrets is None:

@@ -121,6 +121,13 @@ class GraphsApplication(Application[UUID]):
         except UnknownVersionError as exc:
             raise GraphNotFoundError(str(exc)) from None
 
+    def active_version(self, user_id: str, graph_id: str) -> int:
+        """The active version of one of the user's graphs (not found: deleted, unknown or someone else's)."""
+        try:
+            return self._owned(user_id, UUID(graph_id)).active_version
+        except ValueError:
+            raise GraphNotFoundError(f"Graph {graph_id} not found") from None
+
     # -- helpers --------------------------------------------------------
 
     def _prepare(self, payload: GraphPayload, *, fresh_ids: bool) -> GraphContent:

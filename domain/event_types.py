@@ -17,6 +17,7 @@ from domain.credit_ledger import CreditLedger
 from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
+from domain.schedule import Schedule
 
 EventType = type[Aggregate.Event]
 """An event class an aggregate declares."""
@@ -54,6 +55,7 @@ CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
     "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey),
+    "schedules": (Schedule,),
 }
 """The aggregates whose events each context's log holds."""
 

@@ -23,3 +23,7 @@ class ExecutionNotFoundError(NotFoundError):
 
 class ApiKeyNotFoundError(NotFoundError):
     """No such API key for this user: unknown or someone else's."""
+
+
+class ScheduleNotFoundError(NotFoundError):
+    """No such schedule for this user: unknown, deleted or someone else's."""

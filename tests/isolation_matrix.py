@@ -1049,3 +1049,51 @@ ROUTES.update(
         ("GET", "/api/public/shared/{share_token}"): Plan(404, public=True),
     }
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Schedules
+# --------------------------------------------------------------------------------------------
+
+
+def _schedule_body(world: World) -> dict[str, Any]:
+    return {"name": "mine", "cron": "0 9 * * 1", "inputs": {world.extra["input_name"]: 1}, "credentials": {}}
+
+
+def plant_schedule(client: TestClient, world: World) -> None:
+    """The owner's schedule of its graph: its name and input value are markers."""
+    graph_id = world.ids["graph_id"][0]
+    created = client.post(
+        f"/api/graphs/{graph_id}/schedules",
+        headers=world.owner_headers,
+        json={
+            "name": world.marker("schedule-name"),
+            "cron": "0 9 * * 1",
+            "inputs": {world.extra["input_name"]: world.marker("schedule-input")},
+            "credentials": {},
+        },
+    )
+    ok(client.get("/api/schedules", headers=read_after(created, world.owner_headers)))
+    world.ids["schedule_id"] = [ok(created)["id"]]
+
+
+def schedules_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its schedules, before and after the other callers' calls."""
+    return {"schedules": ok(client.get("/api/schedules", headers=headers))}
+
+
+def _only_own_schedules(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    assert all(item["id"] not in world.ids["schedule_id"] for item in response.json())
+
+
+PROVISIONERS.append(plant_schedule)
+OWNER_VIEWS.append(schedules_view)
+PARAMS["schedule_id"] = Param("schedule_id")
+ROUTES.update(
+    {
+        ("POST", "/api/graphs/{graph_id}/schedules"): Plan(404, body=_schedule_body),
+        ("GET", "/api/graphs/{graph_id}/schedules"): Plan(200, check=_only_own_schedules),
+        ("GET", "/api/schedules"): Plan(200, check=_only_own_schedules),
+        ("DELETE", "/api/schedules/{schedule_id}"): Plan(404),
+    }
+)

@@ -157,7 +157,7 @@ def test_the_relay_role_needs_kafka(data_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     ("roles", "message"),
-    [("scheduler", "the scheduler role comes with schedules"), ("api,cook", "unknown role(s) cook")],
+    [("api,cook", "unknown role(s) cook")],
 )
 def test_roles_this_build_cannot_run_are_refused(data_dir: Path, roles: str, message: str) -> None:
     result = runner.invoke(app, ["serve", "--role", roles], env={"COLUMNS": "300"})

@@ -1,0 +1,1 @@
+"""The schedules read model: users' schedules as AutoGPT lists them (``GraphExecutionJobInfo``)."""
