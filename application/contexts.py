@@ -17,12 +17,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from application.accounts import AccountsApplication
-
-
-class StoreApplication(Application[UUID]):
-    """The agent store (published agents and their reviews)."""
-
-    name = "store"
+from application.store import StoreApplication
 
 
 class SchedulesApplication(Application[UUID]):
