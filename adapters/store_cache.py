@@ -1,15 +1,14 @@
 """The store's answers cached in Redis (distributed mode only; embedded mode has no cache).
 
 A cached answer is keyed by the store read model's generation
-(``read.store_generation``: the number of store events applied, bumped in the
-same transaction as the change), so an answer cached before a commit is never
+(``read.store_generation``: the number of store events and counted runs
+applied, bumped in the same transaction as the change), so an answer cached before a commit is never
 served after it: a reader that sees the commit reads the new generation and
 misses. An admin's approval answers once the read model applied it
 (``api.routers.store``), so the store shows the listing to anyone who asks
-after the admin is told. Run counts come from the executions log and do not
-move the generation: a cached answer's ``runs`` may lag by up to
-``CACHE_TTL_SECONDS`` (AutoGPT's views lag 15 minutes). Redis errors are
-logged and the answer is read from the read model.
+after the admin is told. Every run moves the generation too (its count may
+change a listing's ``runs``): correct, at the cost of fewer hits while runs
+are frequent. Redis errors are logged and the answer is read from the read model.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 CACHE_TTL_SECONDS = 60
-"""How long a cached store answer lives (bounds how stale its run counts can be)."""
+"""How long a cached store answer lives (older generations' keys expire on their own)."""
 
 CACHE_FORMAT = 1
 """Part of every key: bumped when the answers' shape changes, so a deploy never reads the old shape."""

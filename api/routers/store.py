@@ -8,6 +8,8 @@ submission, an unknown one and a withdrawn one all answer 404. Decisions:
 - a username held by another user is 409 ``username_taken``; a slug the owner uses for another graph is 409;
 - the admin's review answers once the store read model applied it (so the store, and its Redis cache,
   show the approval to anyone asking after the admin is told);
+- commands that find a listing through the read model (review, withdraw, rate) honour a consistency token
+  first, as queries do;
 - ``page`` and ``page_size`` below 1 are AutoGPT's 422s; a ``page_size`` above 100 is 422 too.
 """
 
@@ -22,7 +24,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from api.auth import AdminUser, CurrentUser
 from api.composition import Container, ContainerDep
-from api.consistency import STALE_HEADER, answer_with_token, consistent, decode_token, token_for, wait_for
+from api.consistency import (
+    STALE_HEADER,
+    GraphsConsistent,
+    answer_with_token,
+    consistent,
+    decode_token,
+    token_for,
+    wait_for,
+)
 from api.errors import responses
 from application.store import ListingWritten
 from domain.not_found import GraphNotFoundError
@@ -303,7 +313,9 @@ async def get_agent(username: Handle, agent_name: Handle, container: ContainerDe
     return found
 
 
-@commands.post("/agents/{username}/{agent_name}/review", summary="Rate an agent of the store")
+@commands.post(
+    "/agents/{username}/{agent_name}/review", summary="Rate an agent of the store", dependencies=[StoreConsistent]
+)
 def review_agent(
     username: Handle,
     agent_name: Handle,
@@ -329,7 +341,7 @@ def review_agent(
 # -- submissions --------------------------------------------------------------------------------
 
 
-@queries.get("/myagents", summary="The caller's graphs not yet in the store")
+@queries.get("/myagents", summary="The caller's graphs not yet in the store", dependencies=[GraphsConsistent])
 def my_agents(user: CurrentUser, container: ContainerDep, page: Page = 1, page_size: PageSize = 20) -> MyAgentsResponse:
     """AutoGPT's ``MyAgentsResponse``: graphs with no submission yet, most recently edited first."""
     _check_page(page, page_size)
@@ -362,7 +374,9 @@ def create_submission(
     return _submission_answer(container, written, response)
 
 
-@commands.delete("/submissions/{submission_id}", summary="Withdraw one of the caller's submissions")
+@commands.delete(
+    "/submissions/{submission_id}", summary="Withdraw one of the caller's submissions", dependencies=[StoreConsistent]
+)
 def delete_submission(
     submission_id: Annotated[str, Path(max_length=64, description="Store listing version id")],
     user: CurrentUser,
@@ -381,7 +395,11 @@ def delete_submission(
     return True
 
 
-@admin_commands.post("/submissions/{store_listing_version_id}/review", summary="Approve or reject a submission")
+@admin_commands.post(
+    "/submissions/{store_listing_version_id}/review",
+    summary="Approve or reject a submission",
+    dependencies=[StoreConsistent],
+)
 async def review_submission(
     store_listing_version_id: VersionId,
     body: ReviewSubmissionRequest,

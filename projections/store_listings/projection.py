@@ -196,12 +196,13 @@ def _review_revised(tx: ReadModelTx, event: EventEnvelope) -> None:
     )
 
 
-def _run_requested(tx: ReadModelTx, event: EventEnvelope) -> None:
-    """Count a top-level run of the graph by its user (a sub-agent's run is part of its parent's)."""
+def _run_requested(tx: ReadModelTx, event: EventEnvelope) -> bool:
+    """Count a top-level run of the graph by its user (a sub-agent's run is part of its parent's); True if counted."""
     data = event.data
     if data.get("parent_execution_id"):
-        return
+        return False
     _add(tx, "store_graph_runs", {"graph_id": data["graph_id"], "user_id": data["user_id"]}, "runs", 1)
+    return True
 
 
 def _add(tx: ReadModelTx, table: str, key: dict[str, Any], column: str, n: int) -> None:
@@ -229,7 +230,7 @@ _STORE_HANDLERS = EventHandlers[Handler](
         StoreReview.Revised: _review_revised,
     }
 )
-_RUN_HANDLERS = EventHandlers[Handler]({GraphExecution.Requested: _run_requested})
+_RUN_HANDLERS = EventHandlers[Callable[[ReadModelTx, EventEnvelope], bool]]({GraphExecution.Requested: _run_requested})
 
 
 class StoreListingsProjection(Projection):
@@ -242,14 +243,18 @@ class StoreListingsProjection(Projection):
     ignores = events_of_other_aggregates("executions") - _RUN_HANDLERS.types
 
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
-        """Apply each event of ``batch`` in log order; store events move the cache generation on."""
-        store_events = 0
+        """Apply each event of ``batch`` in log order; every change moves the cache generation on.
+
+        The generation counts store events and counted runs, so it is the same
+        whichever log a rebuild applies first.
+        """
+        changes = 0
         for event in batch:
             handler = _STORE_HANDLERS.get(event.type)
             if handler is not None:
                 handler(tx, event)
-                store_events += 1
-            elif (counter := _RUN_HANDLERS.get(event.type)) is not None:
-                counter(tx, event)
-        if store_events:
-            _add(tx, "store_generation", {"scope": "store"}, "generation", store_events)
+                changes += 1
+            elif (counter := _RUN_HANDLERS.get(event.type)) is not None and counter(tx, event):
+                changes += 1
+        if changes:
+            _add(tx, "store_generation", {"scope": "store"}, "generation", changes)

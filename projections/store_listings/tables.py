@@ -106,12 +106,12 @@ STORE_GRAPH_RUNS = Table(
 STORE_GENERATION = Table(
     name="store_generation",
     comment=(
-        "One row: how many store events the read model applied. Cached store answers (Redis) are keyed by it, "
-        "so a cached answer never outlives the commit that changed the store."
+        "One row: how many changes (store events and counted runs) the read model applied. Cached store answers "
+        "(Redis) are keyed by it, so a cached answer never outlives the commit that changed the store."
     ),
     columns=(
         Column("scope", "text", "Always 'store'."),
-        Column("generation", "int", "Store events applied so far (changes with every commit of a store event)."),
+        Column("generation", "int", "Store events and top-level runs applied so far (moves with every change)."),
     ),
     primary_key=("scope",),
 )
