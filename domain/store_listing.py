@@ -207,11 +207,6 @@ class StoreListing(Aggregate):
         if approved:
             self.active_version_id = store_listing_version_id
 
-    @property
-    def has_approved_version(self) -> bool:
-        """True while some live version is APPROVED."""
-        return any(v["status"] == SubmissionStatus.APPROVED.value for v in self.versions.values())
-
     # -- withdrawal -------------------------------------------------------
 
     def withdraw(self, store_listing_version_id: str) -> None:

@@ -328,6 +328,9 @@ def review_agent(
     listing = container.store_queries.listing_in_store(unquote(username).lower(), unquote(agent_name).lower())
     if listing is None:
         raise StoreNotFound("Store listing not found")
+    approved = container.store_queries.approved_version(body.store_listing_version_id)
+    if approved is None or approved.listing_id != listing.listing_id:  # the aggregate decides again, on its events
+        raise StoreNotFound(f"Store listing version {body.store_listing_version_id} not found")
     try:
         written = container.store.review_agent(
             user.user_id, listing.listing_id, body.store_listing_version_id, body.score, body.comments
