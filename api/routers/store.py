@@ -71,9 +71,12 @@ Url = Annotated[str, Field(max_length=2000)]
 
 Page = Annotated[int, Query(description="Page number (from 1)")]
 PageSize = Annotated[int, Query(description=f"Items per page (1-{MAX_PAGE_SIZE})")]
-SearchText = Annotated[str | None, Query(max_length=100)]
-Handle = Annotated[str, Path(max_length=200)]
-VersionId = Annotated[str, Path(max_length=64, description="Store listing version id (UUID)")]
+NO_NUL = r"^[^\x00]*$"
+"""Text a database keeps (PostgreSQL refuses NUL): anything else is 422."""
+SearchText = Annotated[str | None, Query(max_length=100, pattern=NO_NUL)]
+SortOrder = Annotated[str | None, Query(max_length=50, pattern=NO_NUL)]
+Handle = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
+VersionId = Annotated[str, Path(max_length=64, pattern=NO_NUL, description="Store listing version id (UUID)")]
 
 
 class StoreNotFound(HTTPException):
@@ -216,7 +219,7 @@ async def list_creators(
     _: CurrentUser,
     featured: bool = False,
     search_query: SearchText = None,
-    sorted_by: Annotated[str | None, Query(max_length=50)] = None,
+    sorted_by: SortOrder = None,
     page: Page = 1,
     page_size: PageSize = 20,
 ) -> CreatorsResponse:
@@ -259,7 +262,7 @@ async def list_agents(
     _: CurrentUser,
     featured: bool = False,
     creator: SearchText = None,
-    sorted_by: Annotated[str | None, Query(max_length=50)] = None,
+    sorted_by: SortOrder = None,
     search_query: SearchText = None,
     category: SearchText = None,
     page: Page = 1,
@@ -381,7 +384,7 @@ def create_submission(
     "/submissions/{submission_id}", summary="Withdraw one of the caller's submissions", dependencies=[StoreConsistent]
 )
 def delete_submission(
-    submission_id: Annotated[str, Path(max_length=64, description="Store listing version id")],
+    submission_id: Annotated[str, Path(max_length=64, pattern=NO_NUL, description="Store listing version id")],
     user: CurrentUser,
     container: ContainerDep,
     response: Response,

@@ -247,3 +247,48 @@ def wait_for_runs(client: TestClient, headers: dict[str, str], graph_id: str, ru
 def _snapshot(container: Container) -> dict[str, list[dict[str, Any]]]:
     assert {t.name for t in TABLES} == set(KEYS)
     return {table: table_rows(container.read_store, table, order) for table, order in KEYS.items()}
+
+
+def test_bad_input_is_a_clear_4xx_and_records_nothing(platform: tuple[Container, SessionClient, str | None]) -> None:
+    container, client, _ = platform
+    alice = jwt(container, "alice")
+    heads = {context: log.head() for context, log in container.event_logs.items()}
+    for url in (
+        "/api/store/agents?search_query=%00",
+        "/api/store/agents?creator=%00&category=%00",
+        "/api/store/agents?page_size=101",
+        "/api/store/agents?page=x",
+        "/api/store/creators?search_query=" + "x" * 101,
+        "/api/store/creator/%2500",
+        "/api/store/agents/a%00/b%00",
+    ):
+        answer = client.get(url, headers=alice)
+        assert 400 <= answer.status_code < 500 or answer.status_code == 200, (url, answer.text)
+    for body in (
+        {"name": "A", "username": "bad name"},
+        {"name": "", "username": "alice"},
+        {"name": "A", "username": "a" * 65},
+        {"name": "A", "username": "alice", "links": ["x"] * 11},
+    ):
+        assert client.post("/api/store/profile", json=body, headers=alice).status_code == 422, body
+    graph_id = ok(client.post("/api/graphs", json={"graph": calculator("Adder")}, headers=alice))["id"]
+    heads = {context: log.head() for context, log in container.event_logs.items()}
+    for bad in (
+        {"slug": "has space"},
+        {"agent_version": 0},
+        {"categories": ["x"] * 11},
+        {"image_urls": ["u"] * 21},
+        {"name": ""},
+    ):
+        answer = client.post(
+            "/api/store/submissions", json={**submission(graph_id, "adder", "Adder"), **bad}, headers=alice
+        )
+        assert answer.status_code == 422, bad
+    assert client.delete("/api/store/submissions/%00", headers=alice).status_code == 422
+    assert client.delete("/api/store/submissions/not-a-uuid", headers=alice).status_code == 404
+    review = {"store_listing_version_id": "x\u0000", "is_approved": True, "comments": ""}
+    admin = jwt(container, "root", role="admin")
+    assert client.post("/api/store/admin/submissions/nope/review", json=review, headers=admin).status_code in (400, 422)
+    review["store_listing_version_id"] = "nope"
+    assert client.post("/api/store/admin/submissions/nope/review", json=review, headers=admin).status_code == 404
+    assert {context: log.head() for context, log in container.event_logs.items()} == heads
