@@ -72,6 +72,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     credits.queries,
     integrations.queries,
     store_routes.queries,
+    store_routes.admin_queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""

@@ -1083,6 +1083,8 @@ QUERY_PARAMS.update(
         "sorted_by": "a sort order",
         "search_query": "a search text",
         "category": "a category",
+        "status": "a submission status",
+        "search": "a search text",
     }
 )
 _BY_OWNER = ({}, lambda w: {"creator": w.ids["store_username"][0]})
@@ -1103,6 +1105,7 @@ ROUTES.update(
         ("GET", "/api/store/submissions"): Plan(200, check=_only_own_submissions),
         ("POST", "/api/store/submissions"): Plan(404, body=_store_submission),
         ("DELETE", "/api/store/submissions/{submission_id}"): Plan(404),
+        ("GET", "/api/store/admin/listings"): Plan(403, queries=({}, {"status": "PENDING", "search": "owner"})),
         ("POST", "/api/store/admin/submissions/{store_listing_version_id}/review"): Plan(
             403,
             body=lambda w: {

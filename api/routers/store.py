@@ -36,7 +36,7 @@ from api.consistency import (
 from api.errors import responses
 from application.store import ListingWritten
 from domain.not_found import GraphNotFoundError
-from domain.store_listing import StoreListingNotFoundError, SubmissionNotPendingError
+from domain.store_listing import StoreListingNotFoundError, SubmissionNotPendingError, SubmissionStatus
 from domain.store_review import MAX_SCORE, MIN_SCORE
 from projections.store_listings.queries import PROJECTION as STORE_PROJECTION
 from projections.store_listings.queries import (
@@ -46,6 +46,7 @@ from projections.store_listings.queries import (
     ProfileDetails,
     StoreAgentDetails,
     StoreAgentsResponse,
+    StoreListingsWithVersionsResponse,
     StoreSubmission,
     StoreSubmissionsResponse,
     submission,
@@ -56,6 +57,12 @@ StoreConsistent = Depends(consistent(STORE_PROJECTION, frozenset({"store"})))
 commands = APIRouter(prefix="/api/store", tags=["store"], responses=responses(400, 401, 404, 409, 413, 422, 503))
 admin_commands = APIRouter(
     prefix="/api/store/admin", tags=["store", "admin"], responses=responses(400, 401, 403, 404, 409, 413, 422, 503)
+)
+admin_queries = APIRouter(
+    prefix="/api/store/admin",
+    tags=["store", "admin"],
+    responses=responses(400, 401, 403, 422, 503),
+    dependencies=[StoreConsistent],
 )
 queries = APIRouter(
     prefix="/api/store",
@@ -445,6 +452,23 @@ async def review_submission(
             response.headers[STALE_HEADER] = "true"
     answer = _submission_answer(container, written, response)
     return answer.model_copy(update={"internal_comments": written.version.get("internal_comments")})
+
+
+@admin_queries.get("/listings", summary="Listings and their versions, for review (admins only)")
+def admin_listings(
+    _: AdminUser,
+    container: ContainerDep,
+    status: SubmissionStatus | None = None,
+    search: SearchText = None,
+    page: Page = 1,
+    page_size: PageSize = 20,
+) -> StoreListingsWithVersionsResponse:
+    """AutoGPT's ``StoreListingsWithVersionsResponse`` (with internal comments); ``status`` keeps listings with a
+    version in that status. 403 for non-admins."""
+    _check_page(page, page_size)
+    return container.store_queries.admin_listings(
+        status=status.value if status else None, search=search, page=page, page_size=page_size
+    )
 
 
 def _submission_answer(container: Container, written: ListingWritten, response: Response) -> StoreSubmission:

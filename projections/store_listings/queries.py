@@ -179,6 +179,28 @@ class MyAgentsResponse(BaseModel):
     pagination: Pagination
 
 
+class StoreListingWithVersions(BaseModel):
+    """A listing with all its live versions, as admins see it (AutoGPT's ``StoreListingWithVersions``)."""
+
+    listing_id: str
+    slug: str
+    agent_id: str
+    agent_version: int
+    active_version_id: str | None
+    has_approved_version: bool
+    creator_email: str | None
+    """Not known here (users' e-mails are not stored): always null."""
+    latest_version: StoreSubmission | None
+    versions: list[StoreSubmission]
+
+
+class StoreListingsWithVersionsResponse(BaseModel):
+    """A page of listings for admins."""
+
+    listings: list[StoreListingWithVersions]
+    pagination: Pagination
+
+
 class ApprovedVersion(BaseModel):
     """An approved listing version, as adding it to a library needs it."""
 
@@ -550,6 +572,62 @@ class StoreQueries:
                     recommended_schedule_cron=row["recommended_schedule_cron"],
                 )
                 for row in rows
+            ],
+            pagination=pagination(int(total["n"]) if total else 0, page, page_size),
+        )
+
+    # -- admins -------------------------------------------------------------------------
+
+    def admin_listings(
+        self, *, status: str | None, search: str | None, page: int, page_size: int
+    ) -> StoreListingsWithVersionsResponse:
+        """Listings with a live version (of ``status``, if given; matching ``search``), last changed first."""
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if status:
+            where.append("v.status = :status")
+            params["status"] = status
+        if search:
+            where.append(
+                "(LOWER(v.name) LIKE :q ESCAPE '\\' OR LOWER(v.description) LIKE :q ESCAPE '\\' "
+                "OR LOWER(l.slug) LIKE :q ESCAPE '\\')"
+            )
+            params["q"] = _like(search)
+        with self._store.transaction() as tx:
+            matching = f"SELECT 1 FROM {tx.t('store_listing_versions')} v WHERE v.listing_id = l.listing_id" + "".join(
+                f" AND {condition}" for condition in where
+            )
+            base = f"FROM {tx.t('store_listings')} l WHERE EXISTS ({matching})"
+            total = tx.fetchone(f"SELECT COUNT(*) AS n {base}", params)
+            listings = tx.fetchall(
+                f"SELECT l.* {base} ORDER BY l.updated_at DESC, l.listing_id LIMIT {page_size} "
+                f"OFFSET {(page - 1) * page_size}",
+                params,
+            )
+            ids = {row["listing_id"]: i for i, row in enumerate(listings)}
+            versions: list[list[StoreSubmission]] = [[] for _ in listings]
+            for listing_id in ids:
+                for row in tx.fetchall(
+                    f"SELECT v.*, l.slug FROM {tx.t('store_listing_versions')} v JOIN {tx.t('store_listings')} l "
+                    "ON l.listing_id = v.listing_id WHERE v.listing_id = :id ORDER BY v.version",
+                    {"id": listing_id},
+                ):
+                    found = submission(row).model_copy(update={"internal_comments": row["internal_comments"]})
+                    versions[ids[listing_id]].append(found)
+        return StoreListingsWithVersionsResponse(
+            listings=[
+                StoreListingWithVersions(
+                    listing_id=row["listing_id"],
+                    slug=row["slug"],
+                    agent_id=row["graph_id"],
+                    agent_version=versions[i][-1].agent_version,
+                    active_version_id=row["active_version_id"],
+                    has_approved_version=bool(row["has_approved_version"]),
+                    creator_email=None,
+                    latest_version=versions[i][-1],
+                    versions=versions[i],
+                )
+                for i, row in enumerate(listings)
             ],
             pagination=pagination(int(total["n"]) if total else 0, page, page_size),
         )

@@ -119,6 +119,11 @@ def test_submission_approval_listing_reviews_and_runs(platform: tuple[Container,
     assert ok(plain.get("/api/store/agents", headers=bob))["agents"] == []
     assert plain.get("/api/store/agents/alice/adder", headers=bob).status_code == 404
 
+    # admins find what waits for review
+    pending = ok(client.get("/api/store/admin/listings", params={"status": "PENDING"}, headers=admin))["listings"]
+    assert [(x["agent_id"], x["latest_version"]["status"]) for x in pending] == [(graph_id, "PENDING")]
+    assert client.get("/api/store/admin/listings", headers=bob).status_code == 403
+
     # the admin's review: 403 for others, then approval
     review = {"store_listing_version_id": version_id, "is_approved": True, "comments": "great"}
     path = f"/api/store/admin/submissions/{version_id}/review"
