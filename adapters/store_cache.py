@@ -1,9 +1,9 @@
 """The store's answers cached in Redis (distributed mode only; embedded mode has no cache).
 
 A cached answer is keyed by the store read model's generation
-(``read.store_generation``: the number of store events and counted runs
-applied, bumped in the same transaction as the change), so an answer cached before a commit is never
-served after it: a reader that sees the commit reads the new generation and
+(``read.store_generation``: the number of store events, counted runs and
+graph deletions applied, bumped in the same transaction as the change), so
+an answer cached before a commit is never served after it: a reader that sees the commit reads the new generation and
 misses. An admin's approval answers once the read model applied it
 (``api.routers.store``), so the store shows the listing to anyone who asks
 after the admin is told. Every run moves the generation too (its count may

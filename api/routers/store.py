@@ -52,7 +52,8 @@ from projections.store_listings.queries import (
     submission,
 )
 
-StoreConsistent = Depends(consistent(STORE_PROJECTION, frozenset({"store"})))
+StoreConsistent = Depends(consistent(STORE_PROJECTION, frozenset({"store", "executions", "graphs"})))
+"""A token of any log the store projection follows (a submission, a run, a graph's deletion) is waited for."""
 
 commands = APIRouter(prefix="/api/store", tags=["store"], responses=responses(400, 401, 404, 409, 413, 422, 503))
 admin_commands = APIRouter(

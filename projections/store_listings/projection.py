@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.event_types import events_of_other_aggregates
 from domain.execution import GraphExecution
+from domain.graph import Graph
 from domain.store_listing import StoreListing, SubmissionStatus
 from domain.store_profile import StoreProfile
 from domain.store_review import StoreReview
@@ -20,7 +21,7 @@ from projections.base import Projection
 from projections.dispatch import EventHandlers
 from projections.envelope import EventEnvelope
 from projections.store import ReadModelTx
-from projections.store_listings.tables import STORE_LISTING_VERSIONS, STORE_REVIEWS, TABLES
+from projections.store_listings.tables import STORE_DELETED_GRAPHS, STORE_LISTING_VERSIONS, STORE_REVIEWS, TABLES
 
 Handler = Callable[[ReadModelTx, EventEnvelope], None]
 
@@ -230,23 +231,34 @@ _STORE_HANDLERS = EventHandlers[Handler](
         StoreReview.Revised: _review_revised,
     }
 )
-_RUN_HANDLERS = EventHandlers[Callable[[ReadModelTx, EventEnvelope], bool]]({GraphExecution.Requested: _run_requested})
+
+
+def _graph_deleted(tx: ReadModelTx, event: EventEnvelope) -> bool:
+    """A deleted graph leaves the store: noted here, in the same transaction as the cache generation's move."""
+    tx.upsert(STORE_DELETED_GRAPHS, [{"graph_id": event.aggregate_id}], replace=False)
+    return True
+
+
+_RUN_HANDLERS = EventHandlers[Callable[[ReadModelTx, EventEnvelope], bool]](
+    {GraphExecution.Requested: _run_requested, Graph.Deleted: _graph_deleted}
+)
+"""Events of the executions and graphs logs that change what the store shows."""
 
 
 class StoreListingsProjection(Projection):
     """Store aggregates and run requests -> the ``store_*`` tables."""
 
     name = "store_listings"
-    contexts = frozenset({"store", "executions"})
+    contexts = frozenset({"store", "executions", "graphs"})
     tables = TABLES
     handles = _STORE_HANDLERS.types | _RUN_HANDLERS.types
-    ignores = events_of_other_aggregates("executions") - _RUN_HANDLERS.types
+    ignores = (events_of_other_aggregates("executions") | events_of_other_aggregates("graphs")) - _RUN_HANDLERS.types
 
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         """Apply each event of ``batch`` in log order; every change moves the cache generation on.
 
-        The generation counts store events and counted runs, so it is the same
-        whichever log a rebuild applies first.
+        The generation counts store events, counted runs and graph deletions,
+        so it is the same whichever log a rebuild applies first.
         """
         changes = 0
         for event in batch:

@@ -255,11 +255,15 @@ def _rating_sql(tx: ReadModelTx) -> str:
 
 
 def _store_from(tx: ReadModelTx) -> str:
-    """The listings in the store with their active version ``v`` and their creator's profile ``p``."""
+    """The listings in the store with their active version ``v`` and their creator's profile ``p``.
+
+    A listing whose graph was deleted leaves the store.
+    """
     return (
         f"FROM {tx.t('store_listings')} l "
         f"JOIN {tx.t('store_listing_versions')} v ON v.store_listing_version_id = l.active_version_id "
         f"LEFT JOIN {tx.t('store_profiles')} p ON p.user_id = l.owner_user_id "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {tx.t('store_deleted_graphs')} d WHERE d.graph_id = l.graph_id) "
     )
 
 
@@ -310,7 +314,7 @@ class StoreQueries:
             params["category"] = _like(f"\n{category}\n")
         order = _AGENT_ORDER.get(sorted_by or "", "")
         with self._store.transaction() as tx:
-            base = _store_from(tx) + "WHERE " + " AND ".join(where)
+            base = _store_from(tx) + "AND " + " AND ".join(where)
             total = tx.fetchone(f"SELECT COUNT(*) AS n {base}", params)
             rows = tx.fetchall(
                 f"SELECT l.slug, l.graph_id, v.name, v.image_urls, v.sub_heading, v.description, p.username, "
@@ -343,7 +347,7 @@ class StoreQueries:
             row = tx.fetchone(
                 f"SELECT l.*, v.*, p.username, p.avatar_url, {_runs_sql(tx)} AS runs, {_rating_sql(tx)} AS rating "
                 + _store_from(tx)
-                + "WHERE p.username = :username AND l.slug = :slug",
+                + "AND p.username = :username AND l.slug = :slug",
                 {"username": username, "slug": slug},
             )
             if row is None:
@@ -393,7 +397,8 @@ class StoreQueries:
                 f"SELECT v.*, p.name AS creator_name, p.username, p.avatar_url "
                 f"FROM {tx.t('store_listing_versions')} v "
                 f"LEFT JOIN {tx.t('store_profiles')} p ON p.user_id = v.owner_user_id "
-                "WHERE v.store_listing_version_id = :id AND v.status = 'APPROVED'",
+                "WHERE v.store_listing_version_id = :id AND v.status = 'APPROVED' AND NOT EXISTS "
+                f"(SELECT 1 FROM {tx.t('store_deleted_graphs')} d WHERE d.graph_id = v.graph_id)",
                 {"id": store_listing_version_id},
             )
         if row is None:
@@ -467,7 +472,7 @@ class StoreQueries:
                 f"SELECT links FROM {tx.t('store_profiles')} WHERE user_id = :id", {"id": row["user_id"]}
             )
             categories = tx.fetchall(
-                f"SELECT v.categories {_store_from(tx)} WHERE l.owner_user_id = :id", {"id": row["user_id"]}
+                f"SELECT v.categories {_store_from(tx)} AND l.owner_user_id = :id", {"id": row["user_id"]}
             )
         counts: dict[str, int] = {}
         for found in categories:
@@ -490,7 +495,7 @@ class StoreQueries:
         """One row per profile with a listing in the store: its counts, runs and average rating."""
         listed = (
             "SELECT p.user_id, p.name, p.username, p.description, p.avatar_url, p.is_featured, "
-            f"{_runs_sql(tx)} AS runs " + _store_from(tx) + "WHERE p.username <> ''"
+            f"{_runs_sql(tx)} AS runs " + _store_from(tx) + "AND p.username <> ''"
         )
         columns = "s.user_id, s.name, s.username, s.description, s.avatar_url, s.is_featured"
         return (
@@ -651,7 +656,7 @@ class StoreQueries:
             row = tx.fetchone(
                 "SELECT l.listing_id, l.owner_user_id, l.slug "
                 + _store_from(tx)
-                + "WHERE p.username = :username AND l.slug = :slug",
+                + "AND p.username = :username AND l.slug = :slug",
                 {"username": username, "slug": slug},
             )
         return ListingRef(**row) if row else None

@@ -103,17 +103,36 @@ STORE_GRAPH_RUNS = Table(
     primary_key=("graph_id", "user_id"),
 )
 
+STORE_DELETED_GRAPHS = Table(
+    name="store_deleted_graphs",
+    comment="Graphs deleted (from the graphs log): their listings leave the store, whatever their status.",
+    columns=(Column("graph_id", "text", "The deleted graph."),),
+    primary_key=("graph_id",),
+)
+
 STORE_GENERATION = Table(
     name="store_generation",
     comment=(
-        "One row: how many changes (store events and counted runs) the read model applied. Cached store answers "
-        "(Redis) are keyed by it, so a cached answer never outlives the commit that changed the store."
+        "One row: how many changes (store events, counted runs, graph deletions) the read model applied. "
+        "Cached answers (Redis) are keyed by it, so a cached answer never outlives the commit that changed the store."
     ),
     columns=(
         Column("scope", "text", "Always 'store'."),
-        Column("generation", "int", "Store events and top-level runs applied so far (moves with every change)."),
+        Column(
+            "generation",
+            "int",
+            "Store events, top-level runs and graph deletions applied so far (moves with every change).",
+        ),
     ),
     primary_key=("scope",),
 )
 
-TABLES = (STORE_PROFILES, STORE_LISTINGS, STORE_LISTING_VERSIONS, STORE_REVIEWS, STORE_GRAPH_RUNS, STORE_GENERATION)
+TABLES = (
+    STORE_PROFILES,
+    STORE_LISTINGS,
+    STORE_LISTING_VERSIONS,
+    STORE_REVIEWS,
+    STORE_GRAPH_RUNS,
+    STORE_DELETED_GRAPHS,
+    STORE_GENERATION,
+)

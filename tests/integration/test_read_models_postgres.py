@@ -73,6 +73,7 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "store_listing_versions",
         "store_reviews",
         "store_graph_runs",
+        "store_deleted_graphs",
         "store_generation",
         "projection_positions",
         "dead_letters",

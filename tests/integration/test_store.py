@@ -40,6 +40,7 @@ KEYS = {
     "store_listing_versions": "store_listing_version_id",
     "store_reviews": "store_listing_version_id, user_id",
     "store_graph_runs": "graph_id, user_id",
+    "store_deleted_graphs": "graph_id",
     "store_generation": "scope",
 }
 
@@ -217,6 +218,18 @@ def test_submission_approval_listing_reviews_and_runs(platform: tuple[Container,
     creator = ok(plain.get("/api/store/creator/Alice", headers=bob))
     assert creator["links"] == ["https://a.example"] and creator["top_categories"] == ["Productivity", "math"]
     assert plain.get("/api/store/creator/bob", headers=alice).status_code == 404  # nothing in the store
+
+    # a deleted graph leaves the store (and cannot be added from it)
+    third = ok(client.post("/api/graphs", json={"graph": calculator("Third")}, headers=alice))["id"]
+    listed3 = ok(client.post("/api/store/submissions", json=submission(third, "third", "Third"), headers=alice))
+    version3 = listed3["store_listing_version_id"]
+    body3 = {"store_listing_version_id": version3, "is_approved": True, "comments": "ok"}
+    ok(client.post(f"/api/store/admin/submissions/{version3}/review", json=body3, headers=admin))
+    assert "third" in {a["slug"] for a in ok(client.get("/api/store/agents", headers=bob))["agents"]}
+    ok(client.delete(f"/api/graphs/{third}", headers=alice))
+    ok(client.get("/api/graphs", headers=alice))  # the graphs read model applied the deletion
+    assert "third" not in {a["slug"] for a in ok(client.get("/api/store/agents", headers=bob))["agents"]}
+    assert container.store_queries.approved_version(version3) is None
 
     # withdrawing: 404 for others, then the listing leaves the store
     assert client.delete(f"/api/store/submissions/{version_id}", headers=bob).status_code == 404
