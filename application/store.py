@@ -25,7 +25,7 @@ from domain.store_listing import (
     SubmissionStatus,
     listing_id_for,
 )
-from domain.store_profile import StoreProfile, profile_id_for
+from domain.store_profile import StoreProfile, StoreUsername, UsernameTakenError, profile_id_for, username_id_for
 from domain.store_review import StoreReview, review_id_for
 
 
@@ -75,12 +75,27 @@ class StoreApplication(Application[UUID]):
     def save_profile(
         self, user_id: str, *, name: str, username: str, description: str, links: list[str], avatar_url: str | None
     ) -> ProfileWritten:
-        """Create or replace the user's profile (the username's uniqueness is checked by the caller)."""
+        """Create or replace the user's profile; ``UsernameTakenError`` when another user holds ``username``."""
         profile = self._get(profile_id_for(user_id), StoreProfile)
         if profile is None:
             profile = StoreProfile.create(user_id)
+        claims: list[StoreUsername] = []
+        if username != profile.username:
+            claim = self._get(username_id_for(username), StoreUsername)
+            if claim is None:
+                claim = StoreUsername.claim(username, user_id)
+            else:
+                claim.reclaim(user_id)
+            claims.append(claim)
+            previous = self._get(username_id_for(profile.username), StoreUsername) if profile.username else None
+            if previous is not None and previous.holder == user_id:
+                previous.release()
+                claims.append(previous)
         profile.save(name, username, description, links, avatar_url)
-        recordings = self.save(profile)
+        try:
+            recordings = self.save(profile, *claims)
+        except IntegrityError:  # another user claimed the name (or saved this profile) at the same moment
+            raise UsernameTakenError("Username is already taken") from None
         return ProfileWritten(
             profile.id,
             position_of(recordings),

@@ -18,7 +18,7 @@ from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 from domain.store_listing import StoreListing
-from domain.store_profile import StoreProfile
+from domain.store_profile import StoreProfile, StoreUsername
 from domain.store_review import StoreReview
 
 EventType = type[Aggregate.Event]
@@ -57,7 +57,7 @@ CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
     "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey),
-    "store": (StoreListing, StoreProfile, StoreReview),
+    "store": (StoreListing, StoreProfile, StoreReview, StoreUsername),
 }
 """The aggregates whose events each context's log holds."""
 

@@ -37,6 +37,7 @@ from api.errors import responses
 from application.store import ListingWritten
 from domain.not_found import GraphNotFoundError
 from domain.store_listing import StoreListingNotFoundError, SubmissionNotPendingError, SubmissionStatus
+from domain.store_profile import UsernameTakenError
 from domain.store_review import MAX_SCORE, MIN_SCORE
 from projections.store_listings.queries import PROJECTION as STORE_PROJECTION
 from projections.store_listings.queries import (
@@ -197,17 +198,17 @@ def save_profile(
 ) -> ProfileDetails:
     """The profile as saved (the username lower-cased); 409 when another user holds the username."""
     username = body.username.lower()
-    holder = container.store_queries.username_owner(username)
-    if holder is not None and holder != user.user_id:
-        raise StoreConflict("username_taken", f"Username {username} is already taken")
-    written = container.store.save_profile(
-        user.user_id,
-        name=body.name,
-        username=username,
-        description=body.description,
-        links=list(body.links),
-        avatar_url=body.avatar_url,
-    )
+    try:
+        written = container.store.save_profile(
+            user.user_id,
+            name=body.name,
+            username=username,
+            description=body.description,
+            links=list(body.links),
+            avatar_url=body.avatar_url,
+        )
+    except UsernameTakenError:
+        raise StoreConflict("username_taken", f"Username {username} is already taken") from None
     answer_with_token(response, token_for(container, "store", written))
     return ProfileDetails(
         name=written.name,

@@ -252,7 +252,11 @@ class StoreListingsProjection(Projection):
     contexts = frozenset({"store", "executions", "graphs"})
     tables = TABLES
     handles = _STORE_HANDLERS.types | _RUN_HANDLERS.types
-    ignores = (events_of_other_aggregates("executions") | events_of_other_aggregates("graphs")) - _RUN_HANDLERS.types
+    ignores = (
+        events_of_other_aggregates("executions")
+        | events_of_other_aggregates("graphs")
+        | events_of_other_aggregates("store", StoreListing, StoreProfile, StoreReview)  # username claims
+    ) - _RUN_HANDLERS.types
 
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         """Apply each event of ``batch`` in log order; every change moves the cache generation on.

@@ -521,15 +521,6 @@ class StoreQueries:
             avatar_url=row["avatar_url"],
         )
 
-    def username_owner(self, username: str) -> str | None:
-        """Who holds ``username`` (the earliest saved, should two have raced for it)."""
-        with self._store.transaction() as tx:
-            row = tx.fetchone(
-                f"SELECT user_id FROM {tx.t('store_profiles')} WHERE username = :u ORDER BY updated_at, user_id",
-                {"u": username},
-            )
-        return str(row["user_id"]) if row else None
-
     def submissions(self, user_id: str, page: int, page_size: int) -> StoreSubmissionsResponse:
         """The caller's live submitted versions, newest first."""
         with self._store.transaction() as tx:

@@ -289,6 +289,15 @@ def test_bad_input_is_a_clear_4xx_and_records_nothing(platform: tuple[Container,
         {"name": "A", "username": "alice", "links": ["x"] * 11},
     ):
         assert client.post("/api/store/profile", json=body, headers=alice).status_code == 422, body
+    # a username given up is free again
+    carol, dave = jwt(container, "carol"), jwt(container, "dave")
+    ok(client.post("/api/store/profile", json={"name": "C", "username": "carol"}, headers=carol))
+    assert client.post("/api/store/profile", json={"name": "D", "username": "carol"}, headers=dave).status_code == 409
+    ok(client.post("/api/store/profile", json={"name": "C", "username": "caroline"}, headers=carol))
+    assert ok(client.post("/api/store/profile", json={"name": "D", "username": "Carol"}, headers=dave))["username"] == (
+        "carol"
+    )
+    assert ok(client.get("/api/store/profile", headers=carol))["username"] == "caroline"
     graph_id = ok(client.post("/api/graphs", json={"graph": calculator("Adder")}, headers=alice))["id"]
     heads = {context: log.head() for context, log in container.event_logs.items()}
     for bad in (
