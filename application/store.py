@@ -96,9 +96,11 @@ class StoreApplication(Application[UUID]):
             recordings = self.save(profile, *claims)
         except IntegrityError:  # another user claimed the name (or saved this profile) at the same moment
             raise UsernameTakenError("Username is already taken") from None
+        # the profile's own position: a token names the partition of the aggregate it names (the claims' differ)
+        own = [r for r in recordings if r.domain_event.originator_id == profile.id]
         return ProfileWritten(
             profile.id,
-            position_of(recordings),
+            position_of(own),
             user_id=user_id,
             name=profile.name,
             username=profile.username,
