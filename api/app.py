@@ -41,6 +41,7 @@ from api.readiness import readiness_checks
 from api.request_context import RequestIdMiddleware
 from api.request_metrics import RequestMetricsMiddleware
 from api.routers import admin, api_keys, blocks, credits, executions, external, graphs, health, integrations, live
+from api.routers import external_store as external_store_routes
 from api.routers import store as store_routes
 
 SIDES = frozenset({COMMANDS, QUERIES})
@@ -73,6 +74,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     integrations.queries,
     store_routes.queries,
     store_routes.admin_queries,
+    external_store_routes.queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""

@@ -1105,6 +1105,10 @@ ROUTES.update(
         ("GET", "/api/store/submissions"): Plan(200, check=_only_own_submissions),
         ("POST", "/api/store/submissions"): Plan(404, body=_store_submission),
         ("DELETE", "/api/store/submissions/{submission_id}"): Plan(404),
+        ("GET", "/external-api/v1/store/agents"): Plan(200, queries=_BY_OWNER, id_queries=frozenset({"creator"})),
+        ("GET", "/external-api/v1/store/agents/{username}/{agent_name}"): Plan(404),
+        ("GET", "/external-api/v1/store/creators"): Plan(200),
+        ("GET", "/external-api/v1/store/creators/{username}"): Plan(404),
         ("GET", "/api/store/admin/listings"): Plan(403, queries=({}, {"status": "PENDING", "search": "owner"})),
         ("POST", "/api/store/admin/submissions/{store_listing_version_id}/review"): Plan(
             403,

@@ -233,6 +233,19 @@ async def list_creators(
     page_size: PageSize = 20,
 ) -> CreatorsResponse:
     """AutoGPT's ``CreatorsResponse``; ``sorted_by`` agent_rating | agent_runs | num_agents."""
+    return await creators_page(container, featured, search_query, sorted_by, page, page_size)
+
+
+@queries.get("/creator/{username}", summary="One creator")
+async def get_creator(username: Handle, container: ContainerDep, _: CurrentUser) -> CreatorDetails:
+    """AutoGPT's ``CreatorDetails``; 404 unless the creator has an agent in the store."""
+    return await creator_details(container, username)
+
+
+async def creators_page(
+    container: Container, featured: bool, search_query: str | None, sorted_by: str | None, page: int, page_size: int
+) -> CreatorsResponse:
+    """A page of creators (cached): for the JWT route and the external API's."""
     _check_page(page, page_size)
     params = {"featured": featured, "q": search_query, "sorted_by": sorted_by, "page": page, "page_size": page_size}
     queries_ = container.store_queries
@@ -249,9 +262,8 @@ async def list_creators(
     return found
 
 
-@queries.get("/creator/{username}", summary="One creator")
-async def get_creator(username: Handle, container: ContainerDep, _: CurrentUser) -> CreatorDetails:
-    """AutoGPT's ``CreatorDetails``; 404 unless the creator has an agent in the store."""
+async def creator_details(container: Container, username: str) -> CreatorDetails:
+    """One creator (cached), the name URL-decoded and lower-cased; 404 unless it has an agent in the store."""
     name = unquote(username).lower()
     queries_ = container.store_queries
     found = await container.store_cache.answer(
@@ -278,6 +290,26 @@ async def list_agents(
     page_size: PageSize = 20,
 ) -> StoreAgentsResponse:
     """AutoGPT's ``StoreAgentsResponse``: approved agents; ``sorted_by`` rating | runs | name."""
+    return await agents_page(container, featured, creator, sorted_by, search_query, category, page, page_size)
+
+
+@queries.get("/agents/{username}/{agent_name}", summary="One agent of the store")
+async def get_agent(username: Handle, agent_name: Handle, container: ContainerDep, _: CurrentUser) -> StoreAgentDetails:
+    """AutoGPT's ``StoreAgentDetails``; both path parts lower-cased and URL-decoded; 404 if not in the store."""
+    return await agent_details(container, username, agent_name)
+
+
+async def agents_page(
+    container: Container,
+    featured: bool,
+    creator: str | None,
+    sorted_by: str | None,
+    search_query: str | None,
+    category: str | None,
+    page: int,
+    page_size: int,
+) -> StoreAgentsResponse:
+    """A page of the store (cached): for the JWT route and the external API's."""
     _check_page(page, page_size)
     params: dict[str, Any] = {
         "featured": featured,
@@ -308,9 +340,8 @@ async def list_agents(
     return found
 
 
-@queries.get("/agents/{username}/{agent_name}", summary="One agent of the store")
-async def get_agent(username: Handle, agent_name: Handle, container: ContainerDep, _: CurrentUser) -> StoreAgentDetails:
-    """AutoGPT's ``StoreAgentDetails``; both path parts lower-cased and URL-decoded; 404 if not in the store."""
+async def agent_details(container: Container, username: str, agent_name: str) -> StoreAgentDetails:
+    """One agent of the store (cached), both parts URL-decoded and lower-cased; 404 if not in the store."""
     name, slug = unquote(username).lower(), unquote(agent_name).lower()
     queries_ = container.store_queries
     found = await container.store_cache.answer(

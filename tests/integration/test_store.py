@@ -144,6 +144,14 @@ def test_submission_approval_listing_reviews_and_runs(platform: tuple[Container,
     if prefix is not None:
         keys = redis.Redis.from_url(container.settings.redis_url or "").keys(f"{prefix}store:*")
         assert keys, "the distributed mode caches the store's answers in Redis"
+    for permissions, status in ((["READ_STORE"], 200), (["IDENTITY"], 403)):
+        key = ok(client.post("/api/api-keys", json={"name": "k", "permissions": permissions}, headers=bob))
+        by_key = client.get("/external-api/v1/store/agents", headers={"X-API-Key": key["plain_text_key"]})
+        assert by_key.status_code == status, by_key.text
+        if status == 200:
+            assert [a["slug"] for a in by_key.json()["agents"]] == ["adder"]
+            one = client.get("/external-api/v1/store/agents/alice/adder", headers={"X-API-Key": key["plain_text_key"]})
+            assert ok(one)["store_listing_version_id"] == version_id
     found = container.store_queries.approved_version(version_id)
     assert found is not None and (found.graph_id, found.graph_version, found.owner_user_id) == (graph_id, 1, "alice")
     assert found.creator_name == "Alice A" and found.image_url == "https://img.example/1.png"
