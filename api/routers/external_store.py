@@ -14,7 +14,6 @@ from fastapi import APIRouter
 
 from api.api_key_auth import ApiKeyCaller, require_permission
 from api.composition import ContainerDep
-from api.errors import responses
 from api.routers.external import PREFIX
 from api.routers.store import (
     Handle,
@@ -27,6 +26,7 @@ from api.routers.store import (
     agents_page,
     creator_details,
     creators_page,
+    store_responses,
 )
 from domain.api_key import APIKeyPermission
 from projections.store_listings.queries import CreatorDetails, CreatorsResponse, StoreAgentDetails, StoreAgentsResponse
@@ -34,7 +34,7 @@ from projections.store_listings.queries import CreatorDetails, CreatorsResponse,
 queries = APIRouter(
     prefix=f"{PREFIX}/store",
     tags=["external-api"],
-    responses=responses(401, 403, 404, 422, 503),
+    responses=store_responses(400, 401, 403, 404, 422, 503),
     dependencies=[StoreConsistent],
 )
 

@@ -33,7 +33,7 @@ from api.consistency import (
     token_for,
     wait_for,
 )
-from api.errors import responses
+from api.errors import ErrorBody, RequestInvalidBody, responses
 from application.store import ListingWritten
 from domain.not_found import GraphNotFoundError
 from domain.store_listing import StoreListingNotFoundError, SubmissionNotPendingError, SubmissionStatus
@@ -53,23 +53,38 @@ from projections.store_listings.queries import (
     submission,
 )
 
+
+def store_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses(*statuses)`` with the 422 also in AutoGPT's plain form (``{"detail": "Page must be ..."}``)."""
+    return {
+        **responses(*statuses),
+        422: {
+            "model": RequestInvalidBody | ErrorBody,
+            "description": "The request does not match the API schema, or AutoGPT's own 422 "
+            '(``{"detail": "Page must be greater than 0"}`` ...)',
+        },
+    }
+
+
 StoreConsistent = Depends(consistent(STORE_PROJECTION, frozenset({"store", "executions", "graphs"})))
 """A token of any log the store projection follows (a submission, a run, a graph's deletion) is waited for."""
 
-commands = APIRouter(prefix="/api/store", tags=["store"], responses=responses(400, 401, 404, 409, 413, 422, 503))
+commands = APIRouter(prefix="/api/store", tags=["store"], responses=store_responses(400, 401, 404, 409, 413, 422, 503))
 admin_commands = APIRouter(
-    prefix="/api/store/admin", tags=["store", "admin"], responses=responses(400, 401, 403, 404, 409, 413, 422, 503)
+    prefix="/api/store/admin",
+    tags=["store", "admin"],
+    responses=store_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
 admin_queries = APIRouter(
     prefix="/api/store/admin",
     tags=["store", "admin"],
-    responses=responses(400, 401, 403, 422, 503),
+    responses=store_responses(400, 401, 403, 422, 503),
     dependencies=[StoreConsistent],
 )
 queries = APIRouter(
     prefix="/api/store",
     tags=["store"],
-    responses=responses(400, 401, 404, 422, 503),
+    responses=store_responses(400, 401, 404, 422, 503),
     dependencies=[StoreConsistent],
 )
 
