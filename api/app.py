@@ -53,6 +53,8 @@ from api.routers import (
     live,
     schedules,
 )
+from api.routers import external_store as external_store_routes
+from api.routers import store as store_routes
 
 SIDES = frozenset({COMMANDS, QUERIES})
 """The two sides of the API; ``create_app`` serves both unless told otherwise."""
@@ -69,6 +71,8 @@ COMMAND_ROUTERS: tuple[APIRouter, ...] = (
     integrations.commands,
     integrations.admin_commands,
     schedules.commands,
+    store_routes.commands,
+    store_routes.admin_commands,
 )
 """POST/PUT/PATCH/DELETE: each loads an aggregate, calls one verb and saves (role ``api-commands``)."""
 QUERY_ROUTERS: tuple[APIRouter, ...] = (
@@ -83,6 +87,9 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     credits.queries,
     integrations.queries,
     schedules.queries,
+    store_routes.queries,
+    store_routes.admin_queries,
+    external_store_routes.queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""

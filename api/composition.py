@@ -31,6 +31,7 @@ from adapters.pipeline_metrics import PipelineMetrics
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
 from adapters.redis_client import redis_client
 from adapters.settings import Settings
+from adapters.store_cache import StoreCache
 from application.accounts import AccountsApplication
 from application.agent_block import AgentExecutorBlock
 from application.block_runner import BlockRunner
@@ -42,6 +43,7 @@ from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
 from application.schedules import ScheduleInputSecrets, SchedulesApplication
 from application.secret_inputs import RunInputSecrets
+from application.store import StoreApplication
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
 from projections.api_keys.queries import ApiKeyQueries
@@ -51,6 +53,7 @@ from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.registry import all_projections
 from projections.schedules.queries import ScheduleQueries
+from projections.store_listings.queries import StoreQueries
 
 CONTEXTS: tuple[str, ...] = ("graphs", "executions", *LATER_CONTEXTS)
 """Every bounded context: each has its own event store, notification log and Kafka topic."""
@@ -202,6 +205,23 @@ class Container:
     def credentials_queries(self) -> CredentialsQueries:
         """The credentials query side (metadata only)."""
         return CredentialsQueries(self.read_store)
+
+    @property
+    def store(self) -> StoreApplication:
+        """The store context (profiles, listings, reviews): built with every context's log."""
+        app = _built(self._later_contexts, Part.LOGS)["store"]
+        assert isinstance(app, StoreApplication)
+        return app
+
+    @property
+    def store_queries(self) -> StoreQueries:
+        """The store query side (read models only)."""
+        return StoreQueries(self.read_store)
+
+    @property
+    def store_cache(self) -> StoreCache:
+        """The store's answers cached in Redis (no cache without AGENTGRAPH_REDIS_URL)."""
+        return StoreCache(self.redis, self.settings.redis_key_prefix)
 
     @property
     def read_store(self) -> ReadStore:

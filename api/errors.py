@@ -36,8 +36,8 @@ from application.graphs import GraphChangeConflictError
 from application.schedules import ScheduleInputUnavailableError
 from domain.api_key import ApiKeyRevokedError
 from domain.blocks.base import BlockError, BlockInputError
-from domain.execution import ExecutionNotFinishedError
 from domain.cron import ScheduleTimeError
+from domain.execution import ExecutionNotFinishedError
 from domain.graph_validation import GraphValidationError
 from domain.json_codec import JSONLimitError
 from domain.not_found import ApiKeyNotFoundError, ExecutionNotFoundError, GraphNotFoundError, ScheduleNotFoundError

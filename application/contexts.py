@@ -18,13 +18,7 @@ from eventsourcing.application import Application
 
 from application.accounts import AccountsApplication
 from application.schedules import SchedulesApplication
-
-
-class StoreApplication(Application[UUID]):
-    """The agent store (published agents and their reviews)."""
-
-    name = "store"
-
+from application.store import StoreApplication
 
 LATER_CONTEXTS: dict[str, type[Application[UUID]]] = {
     app.name: app for app in (AccountsApplication, StoreApplication, SchedulesApplication)

@@ -18,6 +18,9 @@ from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 from domain.schedule import Schedule
+from domain.store_listing import StoreListing
+from domain.store_profile import StoreProfile, StoreUsername
+from domain.store_review import StoreReview
 
 EventType = type[Aggregate.Event]
 """An event class an aggregate declares."""
@@ -56,6 +59,7 @@ CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "executions": (GraphExecution, ExecutionStopRequest),
     "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey),
     "schedules": (Schedule,),
+    "store": (StoreListing, StoreProfile, StoreReview, StoreUsername),
 }
 """The aggregates whose events each context's log holds."""
 

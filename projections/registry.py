@@ -10,6 +10,7 @@ from projections.credits.projection import CreditsProjection
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
 from projections.schedules.projection import SchedulesProjection
+from projections.store_listings.projection import StoreListingsProjection
 
 
 def all_projections() -> list[Projection]:
@@ -22,6 +23,7 @@ def all_projections() -> list[Projection]:
         CreditsProjection(),
         CredentialsProjection(),
         SchedulesProjection(),
+        StoreListingsProjection(),
     )
     return [accounted_for(p) for p in projections]
 

@@ -271,6 +271,10 @@ PROVISIONERS: list[Callable[[TestClient, World], None]] = [plant_graphs_and_runs
 """What the owner creates before the matrix runs; add one per new kind of resource (API keys ...)."""
 
 
+OWN_PROVISIONERS: list[Callable[[TestClient, World, dict[str, str]], None]] = []
+"""What the other caller plants of its own after ``plant_own_graph`` (its store profile ...)."""
+
+
 def plant_own_graph(client: TestClient, world: World, headers: dict[str, str]) -> None:
     """The other caller's own graph and run: mixed with the owner's ids in paths, and counted in its lists."""
     graph = ok(client.post("/api/graphs", json={"graph": _own_graph()}, headers=headers))
@@ -744,6 +748,8 @@ def run_matrix(app: FastAPI, client: TestClient, container: Container, slow_url:
         provision(client, world)
     other_jwt = _bearer(container, other_id)
     plant_own_graph(client, world, other_jwt)
+    for provision_own in OWN_PROVISIONERS:
+        provision_own(client, world, other_jwt)
     public = [ok(client.get("/api/blocks", headers=other_jwt)), ok(client.get("/openapi.json"))]
     before = owner_view(client, container, world)
     learn_secrets(world, before, public)
@@ -1095,5 +1101,117 @@ ROUTES.update(
         ("GET", "/api/graphs/{graph_id}/schedules"): Plan(200, check=_only_own_schedules),
         ("GET", "/api/schedules"): Plan(200, check=_only_own_schedules),
         ("DELETE", "/api/schedules/{schedule_id}"): Plan(404),
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The store: the owner's profile and its PENDING submission stay the owner's
+# --------------------------------------------------------------------------------------------
+
+
+def plant_store(client: TestClient, world: World) -> None:
+    """The owner's profile (a marker username) and a PENDING submission of its graph (marker texts and slug)."""
+    headers = world.owner_headers
+    username = world.marker("user").lower()
+    world.markers.add(username)
+    profile = {"name": world.marker("profile-name"), "username": username, "description": world.marker("about")}
+    ok(client.post("/api/store/profile", json=profile, headers=headers))
+    slug = world.marker("slug").lower()
+    world.markers.add(slug)
+    body = {
+        "agent_id": world.ids["graph_id"][0],
+        "agent_version": 1,
+        "slug": slug,
+        "name": world.marker("listing-name"),
+        "description": world.marker("listing-description"),
+        "categories": [world.marker("c")],
+    }
+    submitted = ok(client.post("/api/store/submissions", json=body, headers=headers))
+    world.ids["store_listing_version_id"] = [submitted["store_listing_version_id"]]
+    world.ids["store_username"] = [username]
+    world.ids["store_slug"] = [slug]
+    world.extra["other_username"] = f"other-{uuid.uuid4().hex[:12]}"  # the other caller's, fresh per matrix
+
+
+def store_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its store data, before and after the other callers' calls."""
+    return {
+        "store profile": ok(client.get("/api/store/profile", headers=headers)),
+        "store submissions": ok(client.get("/api/store/submissions", headers=headers)),
+        "store myagents": ok(client.get("/api/store/myagents", headers=headers)),
+    }
+
+
+def _only_own_submissions(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    ids = {s["store_listing_version_id"] for s in response.json()["submissions"]}
+    assert not ids & set(world.ids["store_listing_version_id"])
+
+
+def _only_own_graphs_listed(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    assert all(agent["agent_id"] not in world.ids["graph_id"] for agent in response.json()["agents"])
+
+
+def _store_submission(world: World) -> dict[str, Any]:
+    """A submission of the owner's graph: the caller cannot submit it (404 as for a graph naming nothing)."""
+    return {"agent_id": world.ids["graph_id"][0], "agent_version": 1, "slug": "mine", "name": "mine"}
+
+
+def plant_own_profile(client: TestClient, world: World, headers: dict[str, str]) -> None:
+    """The other caller's own profile: its ``GET /api/store/profile`` is 200 whatever order the routes run in."""
+    saved = client.post(
+        "/api/store/profile", json={"name": "mine", "username": world.extra["other_username"]}, headers=headers
+    )
+    ok(client.get("/api/store/profile", headers=read_after(saved, headers)))
+
+
+PROVISIONERS.append(plant_store)
+OWN_PROVISIONERS.append(plant_own_profile)
+OWNER_VIEWS.append(store_view)
+PARAMS["submission_id"] = Param("store_listing_version_id")
+PARAMS["store_listing_version_id"] = Param("store_listing_version_id")
+PARAMS["username"] = Param("store_username")
+PARAMS["agent_name"] = Param("store_slug")
+QUERY_PARAMS.update(
+    {
+        "featured": "a flag",
+        "sorted_by": "a sort order",
+        "search_query": "a search text",
+        "category": "a category",
+        "status": "a submission status",
+        "search": "a search text",
+    }
+)
+_BY_OWNER = ({}, lambda w: {"creator": w.ids["store_username"][0]})
+ROUTES.update(
+    {
+        ("GET", "/api/store/profile"): Plan(200),
+        ("POST", "/api/store/profile"): Plan(
+            200, body=lambda w: {"name": "mine", "username": w.extra["other_username"]}
+        ),
+        ("GET", "/api/store/creators"): Plan(200, queries=({}, {"search_query": "owner"})),
+        ("GET", "/api/store/creator/{username}"): Plan(404),
+        ("GET", "/api/store/agents"): Plan(200, queries=_BY_OWNER, id_queries=frozenset({"creator"})),
+        ("GET", "/api/store/agents/{username}/{agent_name}"): Plan(404),
+        ("POST", "/api/store/agents/{username}/{agent_name}/review"): Plan(
+            404, body=lambda w: {"store_listing_version_id": w.ids["store_listing_version_id"][0], "score": 5}
+        ),
+        ("GET", "/api/store/myagents"): Plan(200, check=_only_own_graphs_listed),
+        ("GET", "/api/store/submissions"): Plan(200, check=_only_own_submissions),
+        ("POST", "/api/store/submissions"): Plan(404, body=_store_submission),
+        ("DELETE", "/api/store/submissions/{submission_id}"): Plan(404),
+        ("GET", "/external-api/v1/store/agents"): Plan(200, queries=_BY_OWNER, id_queries=frozenset({"creator"})),
+        ("GET", "/external-api/v1/store/agents/{username}/{agent_name}"): Plan(404),
+        ("GET", "/external-api/v1/store/creators"): Plan(200),
+        ("GET", "/external-api/v1/store/creators/{username}"): Plan(404),
+        ("GET", "/api/store/admin/listings"): Plan(403, queries=({}, {"status": "PENDING", "search": "owner"})),
+        ("POST", "/api/store/admin/submissions/{store_listing_version_id}/review"): Plan(
+            403,
+            body=lambda w: {
+                "store_listing_version_id": w.ids["store_listing_version_id"][0],
+                "is_approved": True,
+                "comments": "mine now",
+            },
+        ),
     }
 )

@@ -69,6 +69,13 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "credit_balances",
         "credit_refund_requests",
         "integration_credentials",
+        "store_profiles",
+        "store_listings",
+        "store_listing_versions",
+        "store_reviews",
+        "store_graph_runs",
+        "store_deleted_graphs",
+        "store_generation",
         "projection_positions",
         "dead_letters",
     }

@@ -1,0 +1,1 @@
+"""The store read side: profiles, listings and their versions, reviews, run counts (``read.store_*``)."""
