@@ -40,6 +40,7 @@ from application.credits import Credits
 from application.encryption import DataKeyStore, MasterKeyRing, SecretsVault
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
+from application.library import Library, NoStoreListings, RunnableGraphs, StoreListings
 from application.secret_inputs import RunInputSecrets
 from domain.blocks.base import Block
 from domain.blocks.registry import BlockRegistry, all_blocks
@@ -48,6 +49,7 @@ from projections.credentials.queries import CredentialsQueries
 from projections.credits.queries import CreditQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
+from projections.library.queries import LibraryQueries
 from projections.registry import all_projections
 
 CONTEXTS: tuple[str, ...] = ("graphs", "executions", *LATER_CONTEXTS)
@@ -216,6 +218,33 @@ class Container:
     def run_queries(self) -> ExecutionQueries:
         """The executions query side (read models only)."""
         return ExecutionQueries(self.read_store)
+
+    @property
+    def store_listings(self) -> StoreListings:
+        """The store's approved listing versions, for adding store agents to a library (none until the store lands)."""
+        return NoStoreListings()
+
+    @property
+    def runnable_graphs(self) -> RunnableGraphs:
+        """Graph versions a user may run: their own, and store agents in their library (``application.library``)."""
+        return RunnableGraphs(self.graphs, self.accounts if Part.ACCOUNTS in self.parts else None)
+
+    @property
+    def library(self) -> Library:
+        """Library and preset commands (accounts context), with the graphs and executions they reach."""
+        return Library(
+            self.accounts,
+            self.graphs,
+            listings=self.store_listings,
+            lookup=self.blocks.get,
+            executions=self.executions,
+            secrets=self.run_inputs,
+        )
+
+    @property
+    def library_queries(self) -> LibraryQueries:
+        """The library query side (library, graphs and runs read models)."""
+        return LibraryQueries(self.read_store, self.blocks.get)
 
     @property
     def event_logs(self) -> dict[str, EventLog]:

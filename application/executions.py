@@ -79,6 +79,7 @@ class ExecutionsApplication(Application[UUID]):
         parent_execution_id: str | None = None,
         parent_node_exec_id: str | None = None,
         secrets: RunInputSecrets | None = None,
+        preset_id: str | None = None,
     ) -> RunRequested:
         """Check the inputs against the graph's input nodes, then record a queued run.
 
@@ -87,6 +88,7 @@ class ExecutionsApplication(Application[UUID]):
         block; nothing is recorded then. Values of ``secret`` input nodes are
         recorded sealed by ``secrets`` (``application.secret_inputs``), and
         answered masked; without ``secrets`` such a run is refused.
+        ``preset_id``: the preset the run was started from (``application.library``).
         """
         check_inputs(graph, lookup, inputs)
         execution_id = uuid4()
@@ -104,6 +106,7 @@ class ExecutionsApplication(Application[UUID]):
             credentials_inputs=_credentials_references(credentials_inputs or {}),
             parent_execution_id=parent_execution_id,
             parent_node_exec_id=parent_node_exec_id,
+            preset_id=preset_id,
         )
         recordings = self.save(execution)
         return RunRequested(
@@ -114,6 +117,7 @@ class ExecutionsApplication(Application[UUID]):
             graph_version=graph_version,
             inputs=mask_sealed(execution.inputs),
             credentials_inputs=execution.credentials_inputs,
+            preset_id=preset_id,
         )
 
     def request_stop(self, user_id: str, execution_id: UUID, graph_id: str | None = None) -> Written:

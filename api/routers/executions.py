@@ -89,14 +89,15 @@ def execute_graph(
     container: ContainerDep,
     response: Response,
 ) -> RunWritten:
-    """Queue a run of one version of one of the caller's graphs (AutoGPT's GraphExecutionMeta).
+    """Queue a run of a version of the caller's graph or a store agent in their library (AutoGPT's GraphExecutionMeta).
 
     400 with ``detail.node_errors`` for missing or invalid inputs; 404 for
     someone else's, a deleted or an unknown graph or version; 402 (nothing
     recorded) when credits are enabled and the caller's balance is 0 or less.
     """
     require_credits_to_run(container, user.user_id)
-    content = container.graphs.graph_for_run(user.user_id, str(graph_id), graph_version, new_run=True)
+    # the caller's own graph, or a store agent in the caller's library (``application.library.RunnableGraphs``)
+    content = container.runnable_graphs.graph_for_run(user.user_id, str(graph_id), graph_version, new_run=True)
     requested = container.executions.request_execution(
         user_id=user.user_id,
         graph_id=str(graph_id),

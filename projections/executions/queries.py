@@ -37,6 +37,7 @@ def run_meta(
     started_at: str | None = None,
     ended_at: str | None = None,
     stats: dict[str, Any] | None = None,
+    preset_id: str | None = None,
 ) -> GraphExecutionMeta:
     """One run as AutoGPT's ``GraphExecutionMeta``."""
     return GraphExecutionMeta(
@@ -46,6 +47,7 @@ def run_meta(
         graph_version=graph_version,
         inputs=finite_json(inputs) if inputs is not None else None,
         credential_inputs=credential_inputs or None,
+        preset_id=preset_id,
         status=ExecutionStatus(status),
         started_at=started_at,
         ended_at=ended_at,
@@ -76,6 +78,7 @@ def _meta(row: dict[str, Any], parked: dict[str, int]) -> GraphExecutionMeta:
         started_at=iso(row["started_at"]),
         ended_at=iso(row["ended_at"]),
         stats=json_value(row["stats"]),
+        preset_id=row.get("preset_id"),
     )
     count = parked.get(row["execution_id"])
     return meta if count is None else meta.model_copy(update={"parked_events": count})
