@@ -64,14 +64,16 @@ _CREDENTIALS_REFERENCE_KEYS = ("id", "provider", "type", "title")
 
 @dataclass(frozen=True)
 class ApprovedVersion:
-    """An approved store listing version, as the store context answers it."""
+    """An approved store listing version, as the store context answers it.
+
+    The library shows the graph version's own name and description (as
+    AutoGPT's ``LibraryAgent`` does), so the listing's are not needed here.
+    """
 
     store_listing_version_id: str
     graph_id: str
     graph_version: int
     owner_user_id: str
-    agent_name: str
-    description: str
     image_url: str | None
     creator_name: str | None
     creator_avatar: str | None
@@ -180,7 +182,13 @@ class Library:
         """
         approved = self.listings.approved_version(store_listing_version_id)
         graph = self.graphs.find(approved.graph_id) if approved is not None else None
-        if approved is None or graph is None or graph.is_deleted or approved.graph_version not in graph.versions:
+        if (
+            approved is None
+            or graph is None
+            or graph.is_deleted
+            or graph.user_id != approved.owner_user_id
+            or approved.graph_version not in graph.versions
+        ):
             raise StoreListingVersionNotFoundError(f"Store listing version {store_listing_version_id} not found")
         written = self._add_version(user_id, graph, approved.graph_version, approved)
         for sub_graph, version in self._sub_graphs(graph.content(approved.graph_version), graph.user_id):

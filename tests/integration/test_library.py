@@ -199,7 +199,7 @@ def test_a_store_agent_in_a_library_runs_as_the_runner_and_stays_the_creators(
     container, client = platform
     creator, runner = jwt(container, "creator"), jwt(container, "runner")
     graph, _ = create(client, creator, calculator("Listed adder", b=10))
-    listing = ApprovedVersion("slv-1", graph["id"], 1, "creator", "Listed adder", "adds", None, "Crea Tor", None)
+    listing = ApprovedVersion("slv-1", graph["id"], 1, "creator", None, "Crea Tor", None)
     store = Library(container.accounts, container.graphs, listings=OneListing(listing), lookup=container.blocks.get)
     assert (
         client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"Input": 1}}, headers=runner).status_code
