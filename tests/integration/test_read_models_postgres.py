@@ -68,6 +68,8 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "credit_balances",
         "credit_refund_requests",
         "integration_credentials",
+        "library_agents",
+        "library_presets",
         "projection_positions",
         "dead_letters",
     }
