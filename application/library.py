@@ -191,9 +191,10 @@ class Library:
         ):
             raise StoreListingVersionNotFoundError(f"Store listing version {store_listing_version_id} not found")
         written = self._add_version(user_id, graph, approved.graph_version, approved)
+        positions = [written.position]
         for sub_graph, version in self._sub_graphs(graph.content(approved.graph_version), graph.user_id):
-            self._add_version(user_id, sub_graph, version, None)
-        return written
+            positions.append(self._add_version(user_id, sub_graph, version, None).position)
+        return Written(written.aggregate_id, max((p for p in positions if p is not None), default=None))
 
     def _add_version(self, user_id: str, graph: Graph, version: int, approved: ApprovedVersion | None) -> Written:
         agent = _load(self.accounts, library_agent_id(user_id, str(graph.id)), LibraryAgent)

@@ -198,7 +198,8 @@ def test_a_store_agent_in_a_library_runs_as_the_runner_and_stays_the_creators(
 ) -> None:
     container, client = platform
     creator, runner = jwt(container, "creator"), jwt(container, "runner")
-    graph, _ = create(client, creator, calculator("Listed adder", b=10))
+    inner, _ = create(client, creator, calculator("Listed adder", b=10))
+    graph, _ = create(client, creator, with_sub_agent(inner["id"], "creator", "Listed runner"))
     listing = ApprovedVersion("slv-1", graph["id"], 1, "creator", None, "Crea Tor", None)
     store = Library(container.accounts, container.graphs, listings=OneListing(listing), lookup=container.blocks.get)
     assert (
@@ -206,10 +207,13 @@ def test_a_store_agent_in_a_library_runs_as_the_runner_and_stays_the_creators(
         == 404
     )
     written = store.add_from_store("runner", "slv-1")
-    token = f"accounts:{written.position}"
-    shown = library(client, {**runner, TOKEN_HEADER: token})["agents"]
+    deadline = time.monotonic() + 60
+    while len(shown := library(client, runner, sort_by="createdAt")["agents"]) < 2:  # written outside a route
+        assert time.monotonic() < deadline, "the store agents did not reach the library"
+        time.sleep(0.05)
     assert [(a["graph_id"], a["can_access_graph"], a["creator_name"]) for a in shown] == [
-        (graph["id"], False, "Crea Tor")
+        (graph["id"], False, "Crea Tor"),  # the listed graph, and the sub-graph it runs
+        (inner["id"], False, "Unknown"),
     ]
     run = ok(client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"Input": 1}}, headers=runner))
     assert run["user_id"] == "runner"
