@@ -274,6 +274,12 @@ def test_presets_are_saved_changed_run_with_merged_inputs_and_deleted(platform: 
     assert ok(renamed)["name"] == "Renamed"
     assert ok(client.get(f"/api/library/presets/{preset['id']}", headers=after(renamed, alice)))["name"] == "Renamed"
 
+    patched = client.patch(
+        f"/api/library/presets/{preset['id']}", json={"inputs": {"who": "patched", "key": secret}}, headers=alice
+    )
+    assert ok(patched)["inputs"] == {"who": "patched", "key": "********"}
+    plain = ok(client.post(f"/api/library/presets/{preset['id']}/execute", json={}, headers=alice))
+    assert wait_run(client, alice, graph["id"], plain["id"])["outputs"]["who_out"] == ["patched"]
     run = ok(
         client.post(f"/api/library/presets/{preset['id']}/execute", json={"inputs": {"who": "you"}}, headers=alice)
     )
