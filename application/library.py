@@ -32,17 +32,19 @@ Decisions (where AutoGPT and the issue leave room):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from application.accounts import AccountsApplication
 from application.agent_block import AgentExecutorBlock
 from application.executions import ExecutionsApplication
-from application.graphs import GraphsApplication
+from application.graphs import CONFLICT_ATTEMPTS, CONFLICT_PAUSE_SECONDS, GraphChangeConflictError, GraphsApplication
 from application.results import GraphSaved, RunRequested, Written, position_of
 from application.secret_inputs import RunInputSecrets, SecretInputUnavailableError
 from domain.agent_format import GraphPayload
@@ -60,6 +62,8 @@ MAX_NAME = 1000
 """Longest graph name (``GraphPayload``): a fork's `` (copy)`` suffix is kept within it."""
 
 _CREDENTIALS_REFERENCE_KEYS = ("id", "provider", "type", "title")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,9 @@ class Library:
         return Written(written.aggregate_id, max((p for p in positions if p is not None), default=None))
 
     def _add_version(self, user_id: str, graph: Graph, version: int, approved: ApprovedVersion | None) -> Written:
+        return _retrying_conflicts(lambda: self._add_version_once(user_id, graph, version, approved))
+
+    def _add_version_once(self, user_id: str, graph: Graph, version: int, approved: ApprovedVersion | None) -> Written:
         agent = _load(self.accounts, library_agent_id(user_id, str(graph.id)), LibraryAgent)
         if agent is None and graph.user_id == user_id:
             agent = LibraryAgent.for_own_graph(user_id, str(graph.id), graph.active_version)
@@ -229,6 +236,19 @@ class Library:
         """
         if all(v is None for v in (auto_update_version, graph_version, is_favorite, is_archived)):
             raise NothingToUpdateError("No values were passed to update")
+        return _retrying_conflicts(
+            lambda: self._update_once(user_id, graph_id, auto_update_version, graph_version, is_favorite, is_archived)
+        )
+
+    def _update_once(
+        self,
+        user_id: str,
+        graph_id: str,
+        auto_update_version: bool | None,
+        graph_version: int | None,
+        is_favorite: bool | None,
+        is_archived: bool | None,
+    ) -> Written:
         agent, graph = self._entry(user_id, graph_id)
         if graph_version is not None:
             allowed = graph.versions if agent.created_by_user else agent.granted_versions
@@ -244,9 +264,13 @@ class Library:
 
     def delete(self, user_id: str, graph_id: str) -> Written:
         """Remove the graph from the user's library (soft): ``LibraryAgent.Deleted`` ends its schedules."""
-        agent, _ = self._entry(user_id, graph_id)
-        agent.delete()
-        return Written(agent.id, position_of(self.accounts.save(agent)))
+
+        def delete() -> Written:
+            agent, _ = self._entry(user_id, graph_id)
+            agent.delete()
+            return Written(agent.id, position_of(self.accounts.save(agent)))
+
+        return _retrying_conflicts(delete)
 
     def fork(self, user_id: str, graph_id: str, version: int) -> GraphSaved:
         """A copy of the version (and the sub-graphs it runs) owned by the user: ``<name> (copy)``, forked_from set."""
@@ -364,20 +388,30 @@ class Library:
 
     def update_preset(self, user_id: str, preset_id: str, changes: dict[str, Any]) -> PresetWritten:
         """Change name, description, is_active, inputs or credentials (inputs and credentials replace the old)."""
-        preset = self._preset(user_id, preset_id)
-        if "inputs" in changes or "credentials" in changes:
-            given = changes["inputs"] if "inputs" in changes else self._open_preset_inputs(preset)
-            inputs, credentials = _split_credentials(given, changes.get("credentials", preset.credentials))
-            content = self.runnable.graph_for_run(user_id, preset.graph_id, preset.graph_version)
-            changes = {**changes, "inputs": self._seal(user_id, preset.id, content, inputs), "credentials": credentials}
-        preset.update(changes)
-        return _preset_written(preset, self.accounts.save(preset))
+
+        def update() -> PresetWritten:
+            preset = self._preset(user_id, preset_id)
+            wanted = changes
+            if "inputs" in changes or "credentials" in changes:
+                given = changes["inputs"] if "inputs" in changes else self._open_preset_inputs(preset)
+                inputs, credentials = _split_credentials(given, changes.get("credentials", preset.credentials))
+                content = self.runnable.graph_for_run(user_id, preset.graph_id, preset.graph_version)
+                sealed = self._seal(user_id, preset.id, content, inputs)
+                wanted = {**changes, "inputs": sealed, "credentials": credentials}
+            preset.update(wanted)
+            return _preset_written(preset, self.accounts.save(preset))
+
+        return _retrying_conflicts(update)
 
     def delete_preset(self, user_id: str, preset_id: str) -> Written:
         """Soft-delete one of the user's presets."""
-        preset = self._preset(user_id, preset_id)
-        preset.delete()
-        return Written(preset.id, position_of(self.accounts.save(preset)))
+
+        def delete() -> Written:
+            preset = self._preset(user_id, preset_id)
+            preset.delete()
+            return Written(preset.id, position_of(self.accounts.save(preset)))
+
+        return _retrying_conflicts(delete)
 
     def execute_preset(
         self,
@@ -455,6 +489,25 @@ class Library:
         self.secrets.open_inputs(user_id, execution_id, names, inputs, opened)
         result: dict[str, Any] = opened.reveal(inputs)
         return result
+
+
+def _retrying_conflicts(change: Callable[[], _T]) -> _T:
+    """Run ``change`` (load, change, save) again while another writer's event takes its place.
+
+    Two first commands on one entry (two adds, an add and a PATCH) both try
+    to record its ``Created``: the loser reloads and applies its change to the
+    winner's entry. Still losing after ``CONFLICT_ATTEMPTS`` tries is a 409.
+    """
+    retrying = Retrying(
+        retry=retry_if_exception_type(IntegrityError),
+        stop=stop_after_attempt(CONFLICT_ATTEMPTS),
+        wait=wait_random(0, CONFLICT_PAUSE_SECONDS),
+        reraise=True,
+    )
+    try:
+        return retrying(change)
+    except IntegrityError:
+        raise GraphChangeConflictError("It was changed by others on every try; try again") from None
 
 
 def _preset_aad(user_id: str, preset_id: UUID, name: str) -> bytes:

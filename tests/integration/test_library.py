@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -368,3 +369,20 @@ def assert_rebuild_equals_live(container: Container) -> None:
     partitions = Partitioning(count, lambda key: partition_for(key, count)) if kafka else None
     rebuild_projection(container.read_store, projection_named("library"), read, partitions=partitions)
     assert {t: table_rows(container.read_store, t, "1, 2") for t in tables} == live
+
+
+def test_concurrent_first_changes_of_an_entry_all_succeed(platform: tuple[Container, TestClient]) -> None:
+    """Eight PATCHes racing to record an own graph's first library event: each answers 200, one entry results."""
+    container, client = platform
+    alice = jwt(container, "alice")
+    graph, read = create(client, alice, calculator("Raced", b=1))
+    agent_id = ok(client.get(f"/api/library/agents/by-graph/{graph['id']}", headers=read))["id"]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda i: client.patch(f"/api/library/agents/{agent_id}", json={"is_favorite": True}, headers=alice),
+                range(8),
+            )
+        )
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert ok(client.get(f"/api/library/agents/{agent_id}", headers=after(answers[-1], alice)))["is_favorite"] is True
