@@ -175,6 +175,7 @@ class LiveRuns:
             started_at=run["started_at"] or run["created_at"],
             ended_at=run["ended_at"] or run["updated_at"],
             stats=run["stats"],
+            preset_id=run.get("preset_id"),
         )
         data = meta.model_dump(mode="json", exclude={"credential_inputs", "parked_events"})
         data["outputs"] = finite_json(run["outputs"] or {})
