@@ -30,6 +30,7 @@ from api.ids import GraphId
 from api.routers.credits import require_credits_to_run
 from application.library import NothingToUpdateError, StoreListingVersionNotFoundError
 from application.results import Written
+from application.secret_inputs import SecretInputUnavailableError
 from domain import library_agent as library_agents
 from domain.execution_status import ExecutionStatus
 from domain.json_codec import check_json_limits
@@ -51,7 +52,7 @@ from projections.library.queries import (
 
 LibraryConsistent = Depends(consistent(PROJECTION, frozenset({"graphs", "accounts"})))
 
-commands = APIRouter(prefix="/api/library", tags=["library"], responses=responses(400, 401, 404, 413, 422, 503))
+commands = APIRouter(prefix="/api/library", tags=["library"], responses=responses(400, 401, 404, 409, 413, 422, 503))
 queries = APIRouter(prefix="/api/library", tags=["library"], responses=responses(400, 401, 404, 422, 503))
 
 MAX_SEARCH_TERM = 100
@@ -105,6 +106,15 @@ class InvalidLibraryInputError(HTTPException):
         super().__init__(status_code=400, detail=detail)
 
 
+class SecretUnavailableError(HTTPException):
+    """409: a preset's secret input cannot be opened any more (its user's secrets were erased)."""
+
+    code = "secret_input_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=409, detail=detail)
+
+
 @contextmanager
 def _answers() -> Iterator[None]:
     """The library's own errors as structured 4xx answers."""
@@ -118,6 +128,8 @@ def _answers() -> Iterator[None]:
         raise NoSuchPresetError(str(exc)) from None
     except NothingToUpdateError as exc:
         raise InvalidLibraryInputError(str(exc)) from None
+    except SecretInputUnavailableError as exc:  # the user's secrets were erased: the preset's cannot be opened
+        raise SecretUnavailableError(str(exc)) from None
 
 
 # -- bodies ----------------------------------------------------------------------

@@ -307,6 +307,10 @@ def test_presets_are_saved_changed_run_with_merged_inputs_and_deleted(platform: 
     for table in ("library_presets", "executions"):
         assert secret not in json.dumps(table_rows(container.read_store, table, "1"), default=str)
 
+    admin = {"Authorization": f"Bearer {mint_token(container.jwt, 'admin', role='admin')}"}
+    ok(client.delete("/api/admin/users/alice/secrets", headers=admin))
+    erased = client.post(f"/api/library/presets/{preset['id']}/execute", json={}, headers=alice)
+    assert erased.status_code == 409 and erased.json()["code"] == "secret_input_unavailable"
     bad = client.post("/api/library/presets", json={"name": "neither"}, headers=alice)
     assert bad.status_code == 400
     deleted = client.delete(f"/api/library/presets/{preset['id']}", headers=alice)
