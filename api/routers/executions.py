@@ -31,7 +31,7 @@ from api.ids import ExecutionId, GraphId
 from api.routers.credits import require_credits_to_run
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.json_codec import check_json_limits
-from domain.not_found import ExecutionNotFoundError
+from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
 from domain.numbers import VersionNumber
 from projections.executions.models import (
     GraphExecutionMeta,
@@ -200,8 +200,15 @@ def list_graph_executions(
     page: PageNumber = 1,
     page_size: PageSize = 25,
 ) -> GraphExecutionsPaginated:
-    """The caller's runs of this graph (any version), AutoGPT's paginated shape."""
-    container.graph_queries.require_graph(user.user_id, str(graph_id))
+    """The caller's runs of this graph (any version), AutoGPT's paginated shape.
+
+    The graph is the caller's own, or a store agent in their library (their runs of it are theirs).
+    """
+    try:
+        container.graph_queries.require_graph(user.user_id, str(graph_id))
+    except GraphNotFoundError:
+        if not container.library_queries.in_library(user.user_id, str(graph_id)):
+            raise
     runs, total = container.run_queries.list_runs(user.user_id, str(graph_id), page, page_size)
     pagination = Pagination(
         total_items=total, total_pages=_pages(total, page_size), current_page=page, page_size=page_size

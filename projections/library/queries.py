@@ -219,6 +219,15 @@ class LibraryQueries:
         """The user's entry for ``graph_id``."""
         return self._one(user_id, "la.graph_id = :key", graph_id)
 
+    def in_library(self, user_id: str, graph_id: str) -> bool:
+        """True when ``graph_id`` is in the user's library (not deleted; archived counts)."""
+        with self._store.transaction() as tx:
+            row = tx.fetchone(
+                f"SELECT la.library_agent_id {self._from(tx)} AND la.graph_id = :key",
+                {"user_id": user_id, "key": graph_id},
+            )
+        return row is not None
+
     def graph_of(self, user_id: str, library_agent_id: str) -> tuple[str, int]:
         """The graph id and version of one of the user's entries (for the commands); 404 otherwise."""
         agent = self.get_agent(user_id, library_agent_id)

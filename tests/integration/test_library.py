@@ -219,6 +219,9 @@ def test_a_store_agent_in_a_library_runs_as_the_runner_and_stays_the_creators(
     run = ok(client.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"Input": 1}}, headers=runner))
     assert run["user_id"] == "runner"
     assert wait_run(client, runner, graph["id"], run["id"])["outputs"] == {"Output": [11]}
+    listed = ok(client.get(f"/api/graphs/{graph['id']}/executions", headers=runner))["executions"]
+    assert [r["id"] for r in listed] == [run["id"]]  # the runner's runs of it are listed for them
+    assert ok(client.get(f"/api/graphs/{graph['id']}/executions", headers=creator))["executions"] == []
     assert client.get(f"/api/graphs/{graph['id']}", headers=runner).status_code == 404  # still the creator's
     assert client.get(f"/api/graphs/{graph['id']}/executions/{run['id']}", headers=creator).status_code == 404
     assert (
