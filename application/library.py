@@ -194,11 +194,10 @@ class Library:
             or approved.graph_version not in graph.versions
         ):
             raise StoreListingVersionNotFoundError(f"Store listing version {store_listing_version_id} not found")
-        written = self._add_version(user_id, graph, approved.graph_version, approved)
-        positions = [written.position]
+        # the sub-graphs first, the listed graph's entry last: the answer and its consistency token are about it
         for sub_graph, version in self._sub_graphs(graph.content(approved.graph_version), graph.user_id):
-            positions.append(self._add_version(user_id, sub_graph, version, None).position)
-        return Written(written.aggregate_id, max((p for p in positions if p is not None), default=None))
+            self._add_version(user_id, sub_graph, version, None)
+        return self._add_version(user_id, graph, approved.graph_version, approved)
 
     def _add_version(self, user_id: str, graph: Graph, version: int, approved: ApprovedVersion | None) -> Written:
         return _retrying_conflicts(lambda: self._add_version_once(user_id, graph, version, approved))
