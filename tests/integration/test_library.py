@@ -177,8 +177,11 @@ def test_fork_copies_the_graph_and_its_sub_graph_and_the_copy_runs(platform: tup
     assert (copy["forked_from_id"], copy["forked_from_version"]) == (outer["id"], 1)
     sub_copy_id = next(n for n in copy["nodes"] if n["block_id"] == AGENT)["input_default"]["graph_id"]
     assert sub_copy_id not in (inner["id"], outer["id"])
-    assert ok(client.get(f"/api/graphs/{sub_copy_id}", headers=alice))["name"] == "Inner adder (copy)"
     deadline = time.monotonic() + 60  # the sub-graph's copy may sit on another Kafka partition than the token's
+    while (sub_copy := client.get(f"/api/graphs/{sub_copy_id}", headers=alice)).status_code == 404:
+        assert time.monotonic() < deadline, "the sub-graph's copy did not reach the read model"
+        time.sleep(0.05)
+    assert ok(sub_copy)["name"] == "Inner adder (copy)"
     while len(library(client, after(forked_response, alice))["agents"]) < 4:
         assert time.monotonic() < deadline, "the copies did not reach the library"
         time.sleep(0.05)
