@@ -85,6 +85,15 @@ def library(client: TestClient, headers: dict[str, str], **params: Any) -> dict[
     return dict(ok(client.get("/api/library/agents", params=params, headers=headers)))
 
 
+def library_of(client: TestClient, headers: dict[str, str], count: int) -> dict[str, Any]:
+    """The library once it shows ``count`` entries (a token names one Kafka partition; others may lag a moment)."""
+    deadline = time.monotonic() + 60
+    while (found := library(client, headers))["pagination"]["total_items"] < count:
+        assert time.monotonic() < deadline, f"the library did not reach {count} entries: {found}"
+        time.sleep(0.05)
+    return found
+
+
 def with_sub_agent(sub_graph_id: str, user_id: str, name: str = "Outer", version: int = 1) -> dict[str, Any]:
     """Input -> AgentExecutorBlock(sub-graph ``version``) -> Output."""
     return {
@@ -120,7 +129,7 @@ def test_created_graphs_are_in_the_library_and_can_be_found_favoured_archived_an
     alice = jwt(container, "alice")
     inner, _ = create(client, alice, calculator("Inner adder", b=1))
     outer, read = create(client, alice, with_sub_agent(inner["id"], "alice", "Outer runner"))
-    listed = library(client, read)
+    listed = library_of(client, read, 2)
     assert {agent["graph_id"] for agent in listed["agents"]} == {inner["id"], outer["id"]}
     assert listed["pagination"] == {"total_items": 2, "total_pages": 1, "current_page": 1, "page_size": 15}
     newest = listed["agents"][0]  # updatedAt descending by default
@@ -182,9 +191,7 @@ def test_fork_copies_the_graph_and_its_sub_graph_and_the_copy_runs(platform: tup
         assert time.monotonic() < deadline, "the sub-graph's copy did not reach the read model"
         time.sleep(0.05)
     assert ok(sub_copy)["name"] == "Inner adder (copy)"
-    while len(library(client, after(forked_response, alice))["agents"]) < 4:
-        assert time.monotonic() < deadline, "the copies did not reach the library"
-        time.sleep(0.05)
+    assert library_of(client, after(forked_response, alice), 4)["pagination"]["total_items"] == 4
     run = ok(client.post(f"/api/graphs/{copy['id']}/execute/1", json={"inputs": {"Input": 4}}, headers=alice))
     ended = wait_run(client, alice, copy["id"], run["id"])
     assert ended["status"] == "COMPLETED" and ended["outputs"] == {"Output": [5]}
