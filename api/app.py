@@ -50,6 +50,7 @@ from api.routers import (
     graphs,
     health,
     integrations,
+    library,
     live,
     schedules,
 )
@@ -73,6 +74,7 @@ COMMAND_ROUTERS: tuple[APIRouter, ...] = (
     schedules.commands,
     store_routes.commands,
     store_routes.admin_commands,
+    library.commands,
 )
 """POST/PUT/PATCH/DELETE: each loads an aggregate, calls one verb and saves (role ``api-commands``)."""
 QUERY_ROUTERS: tuple[APIRouter, ...] = (
@@ -90,6 +92,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     store_routes.queries,
     store_routes.admin_queries,
     external_store_routes.queries,
+    library.queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""

@@ -91,7 +91,7 @@ class ExecutorService:
             together = joint_writer(container.executions, container.accounts)
         self.executor = Executor(
             container.executions,
-            container.graphs,
+            container.runnable_graphs,  # own graphs, and store agents in the runner's library
             container.blocks.get,
             GroupCommitWriter(container.executions, ledgers=ledgers, record_together=together),
             container.block_runner,

@@ -41,6 +41,7 @@ from application.credits import Credits
 from application.encryption import DataKeyStore, MasterKeyRing, SecretsVault
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
+from application.library import ApprovedVersion, Library, RunnableGraphs, StoreListings
 from application.schedules import ScheduleInputSecrets, SchedulesApplication
 from application.secret_inputs import RunInputSecrets
 from application.store import StoreApplication
@@ -51,6 +52,7 @@ from projections.credentials.queries import CredentialsQueries
 from projections.credits.queries import CreditQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
+from projections.library.queries import LibraryQueries
 from projections.registry import all_projections
 from projections.schedules.queries import ScheduleQueries
 from projections.store_listings.queries import StoreQueries
@@ -258,6 +260,33 @@ class Container:
         return ExecutionQueries(self.read_store)
 
     @property
+    def store_listings(self) -> StoreListings:
+        """The store's approved listing versions (its read model), for adding store agents to a library."""
+        return _ApprovedListings(self.store_queries)
+
+    @property
+    def runnable_graphs(self) -> RunnableGraphs:
+        """Graph versions a user may run: their own, and store agents in their library (``application.library``)."""
+        return RunnableGraphs(self.graphs, self.accounts if Part.ACCOUNTS in self.parts else None)
+
+    @property
+    def library(self) -> Library:
+        """Library and preset commands (accounts context), with the graphs and executions they reach."""
+        return Library(
+            self.accounts,
+            self.graphs,
+            listings=self.store_listings,
+            lookup=self.blocks.get,
+            executions=self.executions,
+            secrets=self.run_inputs,
+        )
+
+    @property
+    def library_queries(self) -> LibraryQueries:
+        """The library query side (library, graphs and runs read models)."""
+        return LibraryQueries(self.read_store, self.blocks.get)
+
+    @property
     def event_logs(self) -> dict[str, EventLog]:
         """Each bounded context's log, by context name."""
         later = _built(self._later_contexts, Part.LOGS)
@@ -279,6 +308,28 @@ class Container:
             self._read_store.close()
         if self._block_workers is not None:
             self._block_workers.close()
+
+
+class _ApprovedListings:
+    """The library's port onto the store: the store read model's approved versions, in the library's terms."""
+
+    def __init__(self, queries: StoreQueries) -> None:
+        self._queries = queries
+
+    def approved_version(self, store_listing_version_id: str) -> ApprovedVersion | None:
+        """The approved version (None when unknown, not approved, withdrawn or its graph deleted)."""
+        found = self._queries.approved_version(store_listing_version_id)
+        if found is None:
+            return None
+        return ApprovedVersion(
+            store_listing_version_id=found.store_listing_version_id,
+            graph_id=found.graph_id,
+            graph_version=found.graph_version,
+            owner_user_id=found.owner_user_id,
+            image_url=found.image_url,
+            creator_name=found.creator_name,
+            creator_avatar=found.creator_avatar,
+        )
 
 
 def _built(part: _T | None, name: Part) -> _T:

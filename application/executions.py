@@ -95,6 +95,7 @@ class ExecutionsApplication(Application[UUID]):
         parent_node_exec_id: str | None = None,
         secrets: RunInputSecrets | None = None,
         execution_id: UUID | None = None,
+        preset_id: str | None = None,
     ) -> RunRequested:
         """Check the inputs against the graph's input nodes, then record a queued run.
 
@@ -105,6 +106,7 @@ class ExecutionsApplication(Application[UUID]):
         answered masked; without ``secrets`` such a run is refused.
         ``execution_id``: the run's id when the caller derives it (a schedule's
         tick: ``IntegrityError`` if that run exists already), else a new one.
+        ``preset_id``: the preset the run was started from (``application.library``).
         """
         check_inputs(graph, lookup, inputs)
         execution_id = execution_id or uuid4()
@@ -122,6 +124,7 @@ class ExecutionsApplication(Application[UUID]):
             credentials_inputs=_credentials_references(credentials_inputs or {}),
             parent_execution_id=parent_execution_id,
             parent_node_exec_id=parent_node_exec_id,
+            preset_id=preset_id,
         )
         recordings = self.save(execution)
         return RunRequested(
@@ -132,6 +135,7 @@ class ExecutionsApplication(Application[UUID]):
             graph_version=graph_version,
             inputs=mask_sealed(execution.inputs),
             credentials_inputs=execution.credentials_inputs,
+            preset_id=preset_id,
         )
 
     def request_stop(self, user_id: str, execution_id: UUID, graph_id: str | None = None) -> Written:

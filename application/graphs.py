@@ -128,6 +128,17 @@ class GraphsApplication(Application[UUID]):
         except ValueError:
             raise GraphNotFoundError(f"Graph {graph_id} not found") from None
 
+    def find(self, graph_id: str) -> Graph | None:
+        """The graph as it is now, whoever owns it (None for an unknown id): for callers that decide access.
+
+        The library (``application.library``) lets a user run a version of
+        someone else's graph they added from the store; it decides, this reads.
+        """
+        try:
+            return self._load(UUID(graph_id))
+        except ValueError:
+            return None
+
     # -- helpers --------------------------------------------------------
 
     def _prepare(self, payload: GraphPayload, *, fresh_ids: bool) -> GraphContent:

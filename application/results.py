@@ -60,6 +60,7 @@ class RunRequested(Written):
     graph_version: int
     inputs: dict[str, Any]
     credentials_inputs: dict[str, Any]
+    preset_id: str | None = None
 
 
 @dataclass(frozen=True)

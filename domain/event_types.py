@@ -17,6 +17,8 @@ from domain.credit_ledger import CreditLedger
 from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
+from domain.library_agent import LibraryAgent
+from domain.preset import AgentPreset
 from domain.schedule import Schedule
 from domain.store_listing import StoreListing
 from domain.store_profile import StoreProfile, StoreUsername
@@ -57,7 +59,7 @@ def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:
 CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
-    "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey),
+    "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey, LibraryAgent, AgentPreset),
     "schedules": (Schedule,),
     "store": (StoreListing, StoreProfile, StoreReview, StoreUsername),
 }

@@ -81,6 +81,7 @@ class GraphExecution(Aggregate):
         nodes_input_masks: dict[str, Any]
         parent_execution_id: str | None
         parent_node_exec_id: str | None
+        preset_id: str | None = None  # the preset run (added later: older events have none)
 
     @event(Requested)
     def __init__(
@@ -93,6 +94,7 @@ class GraphExecution(Aggregate):
         nodes_input_masks: dict[str, Any],
         parent_execution_id: str | None,
         parent_node_exec_id: str | None,
+        preset_id: str | None = None,
     ) -> None:
         self.graph_id = graph_id
         self.graph_version = graph_version
@@ -102,6 +104,7 @@ class GraphExecution(Aggregate):
         self.nodes_input_masks = nodes_input_masks
         self.parent_execution_id = parent_execution_id
         self.parent_node_exec_id = parent_node_exec_id
+        self.preset_id = preset_id
         self.status = S.INCOMPLETE
         self.node_executions: dict[str, NodeExecution] = {}
         self.outputs: defaultdict[str, list[Any]] = defaultdict(list)
@@ -131,8 +134,9 @@ class GraphExecution(Aggregate):
         parent_execution_id: str | None = None,
         parent_node_exec_id: str | None = None,
         execution_id: UUID | None = None,
+        preset_id: str | None = None,
     ) -> GraphExecution:
-        """A new run, requested and queued."""
+        """A new run, requested and queued (``preset_id``: the preset it runs, if any)."""
         execution = cls._create(
             cls.Requested,
             id=execution_id or uuid4(),
@@ -144,6 +148,7 @@ class GraphExecution(Aggregate):
             nodes_input_masks=nodes_input_masks or {},
             parent_execution_id=parent_execution_id,
             parent_node_exec_id=parent_node_exec_id,
+            preset_id=preset_id,
         )
         execution._queued()
         return execution

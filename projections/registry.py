@@ -9,6 +9,7 @@ from projections.credentials.projection import CredentialsProjection
 from projections.credits.projection import CreditsProjection
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
+from projections.library.projection import LibraryProjection
 from projections.schedules.projection import SchedulesProjection
 from projections.store_listings.projection import StoreListingsProjection
 
@@ -24,6 +25,7 @@ def all_projections() -> list[Projection]:
         CredentialsProjection(),
         SchedulesProjection(),
         StoreListingsProjection(),
+        LibraryProjection(),
     )
     return [accounted_for(p) for p in projections]
 

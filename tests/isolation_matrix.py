@@ -1215,3 +1215,86 @@ ROUTES.update(
         ),
     }
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Library agents and presets
+# --------------------------------------------------------------------------------------------
+
+
+def plant_library(client: TestClient, world: World) -> None:
+    """The owner's library agent (its first graph, favoured) and a preset whose texts and input are markers."""
+    headers = world.owner_headers
+    graph_id = world.ids["graph_id"][0]
+    agent = ok(client.get(f"/api/library/agents/by-graph/{graph_id}", headers=headers))
+    ok(client.patch(f"/api/library/agents/{agent['id']}", json={"is_favorite": True}, headers=headers))
+    preset = ok(
+        client.post(
+            "/api/library/presets",
+            headers=headers,
+            json={
+                "graph_id": graph_id,
+                "graph_version": 1,
+                "inputs": {world.extra["input_name"]: world.marker("preset-input")},
+                "name": world.marker("preset-name"),
+                "description": world.marker("preset-description"),
+            },
+        )
+    )
+    world.ids["library_agent_id"] = [agent["id"]]
+    world.ids["preset_id"] = [preset["id"]]
+
+
+def library_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its library and presets, before and after the other callers' calls."""
+    return {
+        "library": ok(client.get("/api/library/agents", headers=headers)),
+        "library favourites": ok(client.get("/api/library/agents/favorites", headers=headers)),
+        "presets": ok(client.get("/api/library/presets", headers=headers)),
+    }
+
+
+def _only_own_library(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    answer = response.json()
+    assert all(agent["id"] not in world.ids["library_agent_id"] for agent in answer["agents"])
+    assert all(agent["graph_id"] not in world.ids["graph_id"] for agent in answer["agents"])
+
+
+def _only_own_presets(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    answer = response.json()
+    assert all(preset["id"] not in world.ids["preset_id"] for preset in answer["presets"])
+    assert answer["pagination"]["total_items"] == len(answer["presets"]), "the count includes others' presets"
+
+
+PROVISIONERS.append(plant_library)
+OWNER_VIEWS.append(library_view)
+PARAMS["library_agent_id"] = Param("library_agent_id")
+PARAMS["preset_id"] = Param("preset_id")
+QUERY_PARAMS.update({"search_term": "a search text", "sort_by": "a sort order"})
+ROUTES.update(
+    {
+        ("GET", "/api/library/agents"): Plan(
+            200, queries=({}, {"search_term": "a", "sort_by": "createdAt"}), check=_only_own_library
+        ),
+        ("GET", "/api/library/agents/favorites"): Plan(200, check=_only_own_library),
+        ("GET", "/api/library/agents/{library_agent_id}"): Plan(404),
+        ("GET", "/api/library/agents/by-graph/{graph_id}"): Plan(404),
+        ("POST", "/api/library/agents"): Plan(404, body=lambda w: {"store_listing_version_id": NOBODY}),
+        ("PATCH", "/api/library/agents/{library_agent_id}"): Plan(404, body=lambda w: {"is_favorite": False}),
+        ("DELETE", "/api/library/agents/{library_agent_id}"): Plan(404),
+        ("POST", "/api/library/agents/{library_agent_id}/fork"): Plan(404),
+        ("GET", "/api/library/presets"): Plan(
+            200,
+            queries=({}, lambda w: {"graph_id": w.ids["graph_id"][0]}),
+            id_queries=frozenset({"graph_id"}),
+            check=_only_own_presets,
+        ),
+        ("POST", "/api/library/presets"): Plan(
+            404, body=lambda w: {"graph_id": w.ids["graph_id"][0], "graph_version": 1, "name": "mine", "inputs": {}}
+        ),
+        ("GET", "/api/library/presets/{preset_id}"): Plan(404),
+        ("PATCH", "/api/library/presets/{preset_id}"): Plan(404, body=lambda w: {"name": "mine now"}),
+        ("DELETE", "/api/library/presets/{preset_id}"): Plan(404),
+        ("POST", "/api/library/presets/{preset_id}/execute"): Plan(404, body=lambda w: {"inputs": {}}),
+    }
+)

@@ -35,7 +35,7 @@ from api.ids import ExecutionId, GraphId
 from api.routers.credits import require_credits_to_run
 from domain.execution_status import TERMINAL, ExecutionStatus
 from domain.json_codec import check_json_limits
-from domain.not_found import ExecutionNotFoundError
+from domain.not_found import ExecutionNotFoundError, GraphNotFoundError
 from domain.numbers import VersionNumber
 from projections.executions.models import (
     GraphExecutionMeta,
@@ -95,14 +95,15 @@ def execute_graph(
     container: ContainerDep,
     response: Response,
 ) -> RunWritten:
-    """Queue a run of one version of one of the caller's graphs (AutoGPT's GraphExecutionMeta).
+    """Queue a run of a version of the caller's graph or a store agent in their library (AutoGPT's GraphExecutionMeta).
 
     400 with ``detail.node_errors`` for missing or invalid inputs; 404 for
     someone else's, a deleted or an unknown graph or version; 402 (nothing
     recorded) when credits are enabled and the caller's balance is 0 or less.
     """
     require_credits_to_run(container, user.user_id)
-    content = container.graphs.graph_for_run(user.user_id, str(graph_id), graph_version, new_run=True)
+    # the caller's own graph, or a store agent in the caller's library (``application.library.RunnableGraphs``)
+    content = container.runnable_graphs.graph_for_run(user.user_id, str(graph_id), graph_version, new_run=True)
     requested = container.executions.request_execution(
         user_id=user.user_id,
         graph_id=str(graph_id),
@@ -268,8 +269,15 @@ def list_graph_executions(
     page: PageNumber = 1,
     page_size: PageSize = 25,
 ) -> GraphExecutionsPaginated:
-    """The caller's runs of this graph (any version), AutoGPT's paginated shape."""
-    container.graph_queries.require_graph(user.user_id, str(graph_id))
+    """The caller's runs of this graph (any version), AutoGPT's paginated shape.
+
+    The graph is the caller's own, or a store agent in their library (their runs of it are theirs).
+    """
+    try:
+        container.graph_queries.require_graph(user.user_id, str(graph_id))
+    except GraphNotFoundError:
+        if not container.library_queries.in_library(user.user_id, str(graph_id)):
+            raise
     runs, total = container.run_queries.list_runs(user.user_id, str(graph_id), page, page_size)
     pagination = Pagination(
         total_items=total, total_pages=_pages(total, page_size), current_page=page, page_size=page_size

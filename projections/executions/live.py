@@ -175,6 +175,7 @@ class LiveRuns:
             started_at=run["started_at"] or run["created_at"],
             ended_at=run["ended_at"] or run["updated_at"],
             stats=run["stats"],
+            preset_id=run.get("preset_id"),
         )
         # a live frame reports what the run does; sharing is the owner's housekeeping, not an update of the run
         data = meta.model_dump(mode="json", exclude={"credential_inputs", "parked_events", "is_shared", "share_token"})

@@ -39,6 +39,7 @@ def run_meta(
     ended_at: str | None = None,
     stats: dict[str, Any] | None = None,
     share_token: str | None = None,
+    preset_id: str | None = None,
 ) -> GraphExecutionMeta:
     """One run as AutoGPT's ``GraphExecutionMeta``."""
     return GraphExecutionMeta(
@@ -48,6 +49,7 @@ def run_meta(
         graph_version=graph_version,
         inputs=finite_json(inputs) if inputs is not None else None,
         credential_inputs=credential_inputs or None,
+        preset_id=preset_id,
         status=ExecutionStatus(status),
         started_at=started_at,
         ended_at=ended_at,
@@ -81,6 +83,7 @@ def _meta(row: dict[str, Any], parked: dict[str, int]) -> GraphExecutionMeta:
         ended_at=iso(row["ended_at"]),
         stats=json_value(row["stats"]),
         share_token=row.get("share_token"),
+        preset_id=row.get("preset_id"),
     )
     count = parked.get(row["execution_id"])
     return meta if count is None else meta.model_copy(update={"parked_events": count})

@@ -20,6 +20,7 @@ def requested(event: EventEnvelope, work: UnitOfWork) -> None:
             "graph_version": data["graph_version"],
             "user_id": data["user_id"],
             "parent_execution_id": data.get("parent_execution_id"),
+            "preset_id": data.get("preset_id"),
             "status": S.INCOMPLETE.value,
             "inputs": mask_sealed(data.get("inputs", {})),  # secret inputs: sealed in the event, masked here
             "credential_inputs": data.get("credentials_inputs") or {},

@@ -13,6 +13,7 @@ EXECUTIONS = Table(
         Column("graph_version", "int", "Version the run is pinned to."),
         Column("user_id", "text", "Who started the run."),
         Column("parent_execution_id", "text", "The parent run when this is a sub-agent run."),
+        Column("preset_id", "text", "The library preset the run was started from, if any."),
         Column("status", "text", "INCOMPLETE, QUEUED, RUNNING, COMPLETED, TERMINATED or FAILED."),
         Column("inputs", "json", "Graph inputs by input name."),
         Column(

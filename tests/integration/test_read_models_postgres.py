@@ -76,6 +76,8 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "store_graph_runs",
         "store_deleted_graphs",
         "store_generation",
+        "library_agents",
+        "library_presets",
         "projection_positions",
         "dead_letters",
     }

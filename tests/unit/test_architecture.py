@@ -203,6 +203,7 @@ FRAMEWORK_DECORATORS = [
     "@*.get",  # FastAPI routes (routers named queries, commands, router)
     "@*.post",
     "@*.put",
+    "@*.patch",
     "@*.delete",
     "@*.websocket",  # FastAPI WebSocket routes
     "@app.exception_handler",  # FastAPI error handlers

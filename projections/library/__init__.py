@@ -1,0 +1,1 @@
+"""The library read side: ``read.library_agents`` and ``read.library_presets``."""
