@@ -40,7 +40,19 @@ from api.rate_limit import RateLimitMiddleware
 from api.readiness import readiness_checks
 from api.request_context import RequestIdMiddleware
 from api.request_metrics import RequestMetricsMiddleware
-from api.routers import admin, api_keys, blocks, credits, executions, external, graphs, health, integrations, live
+from api.routers import (
+    admin,
+    api_keys,
+    blocks,
+    credits,
+    executions,
+    external,
+    graphs,
+    health,
+    integrations,
+    live,
+    notifications,
+)
 
 SIDES = frozenset({COMMANDS, QUERIES})
 """The two sides of the API; ``create_app`` serves both unless told otherwise."""
@@ -56,6 +68,7 @@ COMMAND_ROUTERS: tuple[APIRouter, ...] = (
     credits.commands,
     integrations.commands,
     integrations.admin_commands,
+    notifications.commands,
 )
 """POST/PUT/PATCH/DELETE: each loads an aggregate, calls one verb and saves (role ``api-commands``)."""
 QUERY_ROUTERS: tuple[APIRouter, ...] = (
@@ -68,6 +81,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     external.queries,
     credits.queries,
     integrations.queries,
+    notifications.queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""

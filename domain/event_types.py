@@ -17,6 +17,7 @@ from domain.credit_ledger import CreditLedger
 from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
+from domain.notification_preferences import NotificationPreferences
 
 EventType = type[Aggregate.Event]
 """An event class an aggregate declares."""
@@ -53,7 +54,7 @@ def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:
 CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
-    "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey),
+    "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey, NotificationPreferences),
 }
 """The aggregates whose events each context's log holds."""
 

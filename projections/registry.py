@@ -9,6 +9,7 @@ from projections.credentials.projection import CredentialsProjection
 from projections.credits.projection import CreditsProjection
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
+from projections.notifications.projection import NotificationsProjection
 
 
 def all_projections() -> list[Projection]:
@@ -20,6 +21,7 @@ def all_projections() -> list[Projection]:
         ApiKeysProjection(),
         CreditsProjection(),
         CredentialsProjection(),
+        NotificationsProjection(),
     )
     return [accounted_for(p) for p in projections]
 
