@@ -92,7 +92,9 @@ class NotificationPreferences(Aggregate):
         self.email = ""
         self.preferences = default_preferences()
         self.daily_limit = DEFAULT_DAILY_LIMIT
-        self.read: set[str] = set()
+        self.updated_at = ""
+        self.read: dict[str, str] = {}
+        """Notifications marked read, and when."""
         self.handled: set[str] = set()
         """Notifications e-mailed or dropped (never e-mailed again)."""
         self.sent_on: dict[str, int] = {}
@@ -133,6 +135,7 @@ class NotificationPreferences(Aggregate):
         self.email = email
         self.preferences = dict(preferences)
         self.daily_limit = daily_limit
+        self.updated_at = updated_at
 
     # -- the inbox --------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class NotificationPreferences(Aggregate):
 
     @event(MarkedRead)
     def _marked_read(self, user_id: str, notification_id: str, read_at: str) -> None:
-        self.read.add(notification_id)
+        self.read[notification_id] = read_at
 
     # -- e-mail -----------------------------------------------------------------
 

@@ -135,7 +135,9 @@ def assert_equals_a_rebuild(mode: Mode, container: Container) -> None:
     projection = NotificationsProjection()
     order = {"notifications": "id", "notification_reads": "notification_id", "notification_preferences": "user_id"}
     live = {table: table_rows(container.read_store, table, key) for table, key in order.items()}
-    partitions = Partitioning(KAFKA_PARTITIONS, lambda key: partition_for(key, KAFKA_PARTITIONS)) if mode.kafka else None
+    partitions = None
+    if mode.kafka:
+        partitions = Partitioning(KAFKA_PARTITIONS, lambda key: partition_for(key, KAFKA_PARTITIONS))
     rebuild_projection(container.read_store, projection, reader(container.event_logs), partitions=partitions)
     assert {table: table_rows(container.read_store, table, key) for table, key in order.items()} == live
 
@@ -146,64 +148,66 @@ def test_runs_are_listed_and_pushed_to_their_owner_only_and_preferences_are_hono
     container, client = platform()
     alice, bob = jwt(container, "alice"), jwt(container, "bob")
     calc = create(client, alice, calculator("Adder", b=2))
-    with client.websocket_connect(socket_path(container, "alice")) as alice_ws:
-        with client.websocket_connect(socket_path(container, "bob")) as bob_ws:
-            ended = run(client, alice, calc, {"Input": 40})
-            assert ended["status"] == "COMPLETED"
-            page = listed(client, alice, 1)
-            (item,) = page["notifications"]
-            assert item["type"] == "AGENT_RUN" and item["read"] is False and item["user_id"] == "alice"
-            data = item["data"]
-            assert data["agent_name"] == "Adder" and data["graph_id"] == calc and data["execution_id"] == ended["id"]
-            assert data["outputs"] == [{"name": "Output", "output": [42]}] and data["node_count"] == 3
-            assert data["credits_used"] == 0 and data["execution_time"] >= 0
-            pushed = alice_ws.receive_json()
-            assert pushed["method"] == "notification" and pushed["channel"] is None
-            assert pushed["data"]["type"] == "AGENT_RUN" and pushed["data"]["id"] == item["id"]
-            assert pushed["data"]["data"]["agent_name"] == "Adder"
-            # bob's socket got nothing: his next frame is the answer to his heartbeat
-            bob_ws.send_json({"method": "heartbeat", "data": "ping", "success": True})
-            assert bob_ws.receive_json() == {"method": "heartbeat", "data": "pong", "success": True}
+    with (
+        client.websocket_connect(socket_path(container, "alice")) as alice_ws,
+        client.websocket_connect(socket_path(container, "bob")) as bob_ws,
+    ):
+        ended = run(client, alice, calc, {"Input": 40})
+        assert ended["status"] == "COMPLETED"
+        page = listed(client, alice, 1)
+        (item,) = page["notifications"]
+        assert item["type"] == "AGENT_RUN" and item["read"] is False and item["user_id"] == "alice"
+        data = item["data"]
+        assert data["agent_name"] == "Adder" and data["graph_id"] == calc and data["execution_id"] == ended["id"]
+        assert data["outputs"] == [{"name": "Output", "output": [42]}] and data["node_count"] == 3
+        assert data["credits_used"] == 0 and data["execution_time"] >= 0
+        pushed = alice_ws.receive_json()
+        assert pushed["method"] == "notification" and pushed["channel"] is None
+        assert pushed["data"]["type"] == "AGENT_RUN" and pushed["data"]["id"] == item["id"]
+        assert pushed["data"]["data"]["agent_name"] == "Adder"
+        # bob's socket got nothing: his next frame is the answer to his heartbeat
+        bob_ws.send_json({"method": "heartbeat", "data": "ping", "success": True})
+        assert bob_ws.receive_json() == {"method": "heartbeat", "data": "pong", "success": True}
 
-            # a failing block
-            breaker = create(client, alice, failing_graph())
-            run(client, alice, breaker, {})
-            failed = next(n for n in listed(client, alice, 3)["notifications"] if n["type"] == "BLOCK_EXECUTION_FAILED")
-            assert failed["data"]["block_name"] == "RemoveFromDictionaryBlock"
-            assert failed["data"]["block_id"] == REMOVE_KEY and failed["data"]["node_id"]  # the graph's node id
-            assert failed["data"]["error_message"] == "Key 'missing' not found in dictionary"
-            assert failed["data"]["graph_id"] == breaker
-            kinds = [alice_ws.receive_json()["data"]["type"] for _ in range(2)]
-            assert sorted(kinds) == ["AGENT_RUN", "BLOCK_EXECUTION_FAILED"]
+        # a failing block
+        breaker = create(client, alice, failing_graph())
+        run(client, alice, breaker, {})
+        failed = next(n for n in listed(client, alice, 3)["notifications"] if n["type"] == "BLOCK_EXECUTION_FAILED")
+        assert failed["data"]["block_name"] == "RemoveFromDictionaryBlock"
+        assert failed["data"]["block_id"] == REMOVE_KEY and failed["data"]["node_id"]  # the graph's node id
+        assert failed["data"]["error_message"] == "Key 'missing' not found in dictionary"
+        assert failed["data"]["graph_id"] == breaker
+        kinds = [alice_ws.receive_json()["data"]["type"] for _ in range(2)]
+        assert sorted(kinds) == ["AGENT_RUN", "BLOCK_EXECUTION_FAILED"]
 
-            # another user's id is not found; the owner marks it read: unread come first
-            assert client.post(f"/api/notifications/{item['id']}/read", headers=bob).status_code == 404
-            assert client.post("/api/notifications/nope/read", headers=alice).status_code == 404
-            assert ok(client.post(f"/api/notifications/{item['id']}/read", headers=alice))["read"] is True
-            page = ok(client.get("/api/notifications", headers=alice))
-            assert [n["read"] for n in page["notifications"]] == [False, False, True]
-            assert page["notifications"][-1]["id"] == item["id"]
-            second = ok(client.get("/api/notifications", params={"page": 2, "page_size": 2}, headers=alice))
-            assert [n["id"] for n in second["notifications"]] == [item["id"]]
-            assert second["pagination"] == {"total_items": 3, "total_pages": 2, "current_page": 2, "page_size": 2}
-            for bad in ({"page": 0}, {"page_size": 0}, {"page_size": 101}, {"page": "x"}):
-                assert client.get("/api/notifications", params=bad, headers=alice).status_code == 422
-            assert ok(client.get("/api/notifications", headers=bob))["notifications"] == []
+        # another user's id is not found; the owner marks it read: unread come first
+        assert client.post(f"/api/notifications/{item['id']}/read", headers=bob).status_code == 404
+        assert client.post("/api/notifications/nope/read", headers=alice).status_code == 404
+        assert ok(client.post(f"/api/notifications/{item['id']}/read", headers=alice))["read"] is True
+        page = ok(client.get("/api/notifications", headers=alice))
+        assert [n["read"] for n in page["notifications"]] == [False, False, True]
+        assert page["notifications"][-1]["id"] == item["id"]
+        second = ok(client.get("/api/notifications", params={"page": 2, "page_size": 2}, headers=alice))
+        assert [n["id"] for n in second["notifications"]] == [item["id"]]
+        assert second["pagination"] == {"total_items": 3, "total_pages": 2, "current_page": 2, "page_size": 2}
+        for bad in ({"page": 0}, {"page_size": 0}, {"page_size": 101}, {"page": "x"}):
+            assert client.get("/api/notifications", params=bad, headers=alice).status_code == 422
+        assert ok(client.get("/api/notifications", headers=bob))["notifications"] == []
 
-            # AGENT_RUN turned off: neither listed nor pushed
-            prefs = {"email": "alice@example.com", "preferences": {**ALL_ON, "AGENT_RUN": False}, "daily_limit": 5}
-            saved = ok(client.post("/api/auth/user/preferences", json=prefs, headers=alice))
-            assert saved["preferences"]["AGENT_RUN"] is False and saved["daily_limit"] == 5
-            shown = ok(client.get("/api/auth/user/preferences", headers=alice))
-            assert shown["email"] == "alice@example.com" and shown["preferences"]["AGENT_RUN"] is False
-            assert shown["preferences"]["AGENT_APPROVED"] is True and shown["user_id"] == "alice"
-            assert [n["type"] for n in ok(client.get("/api/notifications", headers=alice))["notifications"]] == [
-                "BLOCK_EXECUTION_FAILED"
-            ]
-            run(client, alice, calc, {"Input": 1})
-            run(client, alice, breaker, {})
-            # the run's AGENT_RUN came first in the log: had it been pushed, it would be the next frame
-            assert alice_ws.receive_json()["data"]["type"] == "BLOCK_EXECUTION_FAILED"
+        # AGENT_RUN turned off: neither listed nor pushed
+        prefs = {"email": "alice@example.com", "preferences": {**ALL_ON, "AGENT_RUN": False}, "daily_limit": 5}
+        saved = ok(client.post("/api/auth/user/preferences", json=prefs, headers=alice))
+        assert saved["preferences"]["AGENT_RUN"] is False and saved["daily_limit"] == 5
+        shown = ok(client.get("/api/auth/user/preferences", headers=alice))
+        assert shown["email"] == "alice@example.com" and shown["preferences"]["AGENT_RUN"] is False
+        assert shown["preferences"]["AGENT_APPROVED"] is True and shown["user_id"] == "alice"
+        assert [n["type"] for n in ok(client.get("/api/notifications", headers=alice))["notifications"]] == [
+            "BLOCK_EXECUTION_FAILED"
+        ]
+        run(client, alice, calc, {"Input": 1})
+        run(client, alice, breaker, {})
+        # the run's AGENT_RUN came first in the log: had it been pushed, it would be the next frame
+        assert alice_ws.receive_json()["data"]["type"] == "BLOCK_EXECUTION_FAILED"
     assert len(listed(client, alice, 2)["notifications"]) >= 2
     for bad in (
         {**prefs, "daily_limit": -1},
