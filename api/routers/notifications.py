@@ -28,8 +28,8 @@ from projections.notifications.queries import (
     NotificationPreference,
 )
 
-NotificationsConsistent = Depends(consistent(PROJECTION, frozenset({"accounts"})))
-"""A read after the caller's own write (preferences, read marks) waits for the read model."""
+NotificationsConsistent = Depends(consistent(PROJECTION, frozenset({"accounts", "executions", "graphs"})))
+"""A read after the caller's own write (preferences, read marks, a run) waits for the read model."""
 
 commands = APIRouter(tags=["notifications"], responses=responses(400, 401, 404, 413, 422, 503))
 queries = APIRouter(
