@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from fastapi.testclient import TestClient
 from adapters.event_log import reader
 from adapters.kafka_topics import partition_for
 from adapters.read_store import Partitioning, rebuild_projection
+from adapters.settings import Settings
+from api.app import create_app
 from api.auth import mint_token
 from api.composition import Container, build_container
 from domain.block_costs import PLATFORM_CREDENTIALS
@@ -247,3 +250,33 @@ def test_low_balance_once_when_crossing_500_and_zero_balance_when_a_run_cannot_b
     assert zero["billing_page_link"] == "/profile/credits" and zero["graph_id"] == asker
     assert sorted(r["credits_used"] for r in by_type["AGENT_RUN"]) == [0, 3, 3, 3]
     assert_equals_a_rebuild(mode, container)
+
+
+def test_notifications_travel_through_redis_to_the_owners_socket(
+    postgres_dsn: str, redis_url: str, redis_key_prefix: str, tmp_path: Path
+) -> None:
+    """Distributed: the projector publishes on the Redis live channel, the API's hub takes it from there."""
+    settings = Settings(
+        AGENTGRAPH_DATABASE_URL=postgres_dsn,
+        AGENTGRAPH_REDIS_URL=redis_url,
+        AGENTGRAPH_REDIS_KEY_PREFIX=redis_key_prefix,
+        AGENTGRAPH_DATA_DIR=tmp_path / "data",
+        JWT_VERIFY_KEY=JWT_KEY,
+    )
+    container = build_container(settings)
+    try:
+        with SessionClient(create_app(container, run_executor=True, run_projector=True)) as client:
+            alice = jwt(container, "alice")
+            calc = create(client, alice, calculator("Adder", b=2))
+            with (
+                client.websocket_connect(socket_path(container, "alice")) as alice_ws,
+                client.websocket_connect(socket_path(container, "bob")) as bob_ws,
+            ):
+                ended = run(client, alice, calc, {"Input": 1})
+                pushed = alice_ws.receive_json()
+                assert pushed["method"] == "notification" and pushed["data"]["type"] == "AGENT_RUN"
+                assert pushed["data"]["data"]["execution_id"] == ended["id"]
+                bob_ws.send_json({"method": "heartbeat", "data": "ping", "success": True})
+                assert bob_ws.receive_json()["method"] == "heartbeat"
+    finally:
+        container.close()
