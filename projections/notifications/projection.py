@@ -243,12 +243,24 @@ def _zero_balance(event: EventEnvelope, work: _Work) -> None:
 
 def _preferences_set(event: EventEnvelope, work: _Work) -> None:
     data = event.data
+    email = str(data["email"])
+    before = work.tx.fetchone(
+        f"SELECT email, email_since FROM {work.tx.t('notification_preferences')} WHERE user_id = :user_id",
+        {"user_id": str(data["user_id"])},
+    )
+    if not email:
+        since = None
+    elif before is not None and before["email"] == email:
+        since = before["email_since"]
+    else:
+        since = data["updated_at"]  # a new address: e-mails from now on, never the history
     row = {
         "user_id": str(data["user_id"]),
-        "email": str(data["email"]),
+        "email": email,
         "preferences": dict(data["preferences"]),
         "daily_limit": int(data["daily_limit"]),
         "updated_at": data["updated_at"],
+        "email_since": since,
     }
     work.tx.upsert(NOTIFICATION_PREFERENCES, [row])
 

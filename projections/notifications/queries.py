@@ -166,11 +166,17 @@ class NotificationQueries:
             return self._shown(tx, wanted)
 
     def pending(self, limit: int) -> list[PendingNotification]:
-        """Up to ``limit`` notifications of any user neither e-mailed nor dropped yet, oldest first (to deliver)."""
+        """Up to ``limit`` notifications to e-mail, neither e-mailed nor dropped yet, oldest first.
+
+        Only those of users with an e-mail address, created since they set it: a user who never gave one has
+        nothing pending (nothing is recorded for them), and giving one later mails no history.
+        """
         with self._store.transaction() as tx:
             rows = tx.fetchall(
-                f"SELECT n.*, NULL AS read_at FROM {tx.t('notifications')} n LEFT JOIN "
-                f"{tx.t('notification_emails')} e ON e.notification_id = n.id WHERE e.notification_id IS NULL "
+                f"SELECT n.*, NULL AS read_at FROM {tx.t('notifications')} n "
+                f"JOIN {tx.t('notification_preferences')} p ON p.user_id = n.user_id "
+                f"LEFT JOIN {tx.t('notification_emails')} e ON e.notification_id = n.id "
+                "WHERE e.notification_id IS NULL AND p.email <> '' AND n.created_at >= p.email_since "
                 f"ORDER BY n.created_at, n.id LIMIT {int(limit)}"
             )
             shown = self._shown(tx, rows)

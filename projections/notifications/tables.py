@@ -65,6 +65,7 @@ NOTIFICATION_PREFERENCES = Table(
         Column("preferences", "json", "{TYPE: bool} for every type a user can turn off."),
         Column("daily_limit", "int", "At most this many e-mails per UTC day."),
         Column("updated_at", "timestamp", "When they were last saved."),
+        Column("email_since", "timestamp", "When this e-mail address was set: older notifications are not e-mailed."),
     ),
     primary_key=("user_id",),
 )

@@ -8,6 +8,7 @@ ZERO_BALANCE; and the notifications read model equals a rebuild afterwards.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -223,10 +224,13 @@ def test_runs_are_listed_and_pushed_to_their_owner_only_and_preferences_are_hono
 
 
 def test_low_balance_once_when_crossing_500_and_zero_balance_when_a_run_cannot_be_paid(
-    mode: Mode, platform: Platform
+    mode: Mode, platform: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="agentgraph.email")
     container, client = platform(credits=True)
     alice, admin = jwt(container, "alice"), jwt(container, "admin", "admin")
+    prefs = {"email": "alice@example.com", "preferences": {}, "daily_limit": 10}
+    ok(client.post("/api/auth/user/preferences", json=prefs, headers=alice))
 
     def grant(amount: int) -> None:
         body = {"user_id": "alice", "amount": amount, "comments": "test"}
@@ -249,6 +253,16 @@ def test_low_balance_once_when_crossing_500_and_zero_balance_when_a_run_cannot_b
     assert zero["agent_name"] == "Asker" and zero["current_balance"] == 2 and zero["shortfall"] == 1
     assert zero["billing_page_link"] == "/profile/credits" and zero["graph_id"] == asker
     assert sorted(r["credits_used"] for r in by_type["AGENT_RUN"]) == [0, 3, 3, 3]
+    # the projector's deliverer mailed the two immediate ones (the log adapter), the runs wait for their digest
+    deadline = time.monotonic() + 30
+    while len(mailed := [r.getMessage() for r in caplog.records if r.name == "agentgraph.email"]) < 2:
+        assert time.monotonic() < deadline, mailed
+        time.sleep(0.05)
+    assert sorted(line.split(": ")[-1] for line in mailed) == [
+        "Low Balance Warning!, 1 notification(s)",
+        "You're out of credits!, 1 notification(s)",
+    ]
+    assert all("to a***@example.com (user alice)" in line for line in mailed)
     assert_equals_a_rebuild(mode, container)
 
 
