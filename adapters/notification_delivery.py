@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 DELIVERY_INTERVAL_SECONDS = 30.0
 """A round at least this often (batched types fall due with the clock, not with an event)."""
 
+MIN_GAP_SECONDS = 1.0
+"""Rounds are at least this far apart, however often the projector wakes the deliverer (a busy pipeline
+commits many batches a second; one round reads every pending notification)."""
+
 
 class NotificationDelivery:
     """Runs ``deliverer`` rounds in a background thread."""
@@ -51,4 +55,6 @@ class NotificationDelivery:
                 self._deliverer.run_once()
             except Exception:
                 log.exception("a notification delivery round failed: again next round")
+            if stop.wait(MIN_GAP_SECONDS) or self._stopping:
+                return
             self._wake.wait(self._interval)

@@ -60,25 +60,43 @@ def notification_id(notification_type: str, event_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{notification_type}:{event_id}"))
 
 
+PREFETCH_CHUNK = 500
+"""Run rows read per query when a batch starts."""
+
+
 class _Work:
-    """One batch: run rows held in memory, written once; notifications to insert."""
+    """One batch: run rows held in memory (read in one go, written once); notifications to insert."""
 
     def __init__(self, tx: ReadModelTx) -> None:
         self.tx = tx
         self.runs: dict[str, dict[str, Any] | None] = {}
+        """Run rows by execution id (None: no row)."""
+        self.ended: set[str] = set()
         self.notifications: list[dict[str, Any]] = []
 
-    def run(self, execution_id: str) -> dict[str, Any] | None:
-        if execution_id not in self.runs:
-            row = self.tx.fetchone(
-                f"SELECT * FROM {self.tx.t('notification_runs')} WHERE execution_id = :id", {"id": execution_id}
+    def prefetch(self, batch: list[EventEnvelope]) -> None:
+        """Read the rows of every run the batch's execution events touch, a chunk of ids per query."""
+        ids = sorted({e.aggregate_id for e in batch if e.context == "executions" and e.type in _RUN_STATE.names})
+        for start in range(0, len(ids), PREFETCH_CHUNK):
+            chunk = ids[start : start + PREFETCH_CHUNK]
+            names = {f"r{i}": value for i, value in enumerate(chunk)}
+            rows = self.tx.fetchall(
+                f"SELECT * FROM {self.tx.t('notification_runs')} WHERE execution_id IN "
+                f"({', '.join(':' + name for name in names)})",
+                names,
             )
-            if row is not None:
+            self.runs.update(dict.fromkeys(chunk))
+            for row in rows:
                 row["nodes"] = json_value(row["nodes"]) or {}
                 row["outputs"] = json_value(row["outputs"]) or []
                 row["sub_run"] = bool(row["sub_run"])
-            self.runs[execution_id] = row
-        return self.runs[execution_id]
+                self.runs[str(row["execution_id"])] = row
+
+    def run(self, execution_id: str) -> dict[str, Any] | None:
+        return None if execution_id in self.ended else self.runs.get(execution_id)
+
+    def end(self, execution_id: str) -> None:
+        self.ended.add(execution_id)
 
     def notify(
         self,
@@ -105,14 +123,15 @@ class _Work:
         )
 
     def write(self) -> None:
-        done = [key for key, row in self.runs.items() if row is None]
+        done = sorted(self.ended)
         if done:
             self.tx.execute(
                 f"DELETE FROM {self.tx.t('notification_runs')} WHERE execution_id IN "
                 f"({', '.join(f':r{i}' for i in range(len(done)))})",
                 {f"r{i}": key for i, key in enumerate(done)},
             )
-        self.tx.upsert(NOTIFICATION_RUNS, [row for row in self.runs.values() if row is not None])
+        rows = [row for key, row in self.runs.items() if row is not None and key not in self.ended]
+        self.tx.upsert(NOTIFICATION_RUNS, rows)
         self.tx.upsert(NOTIFICATIONS, self.notifications, replace=False)
 
 
@@ -192,7 +211,7 @@ def _run_ended(event: EventEnvelope, work: _Work) -> None:
     run = work.run(event.aggregate_id)
     if run is None:
         return
-    work.runs[event.aggregate_id] = None  # the run is over: its row goes
+    work.end(event.aggregate_id)  # the run is over: its row goes
     if run["sub_run"] or event.type not in _NOTIFIED_ENDINGS.names:
         return
     stats = dict(event.data.get("stats") or {})
@@ -210,6 +229,21 @@ def _run_ended(event: EventEnvelope, work: _Work) -> None:
 
 
 _NOTIFIED_ENDINGS = EventHandlers[bool]({GraphExecution.Completed: True, GraphExecution.Failed: True})
+_RUN_STATE = EventHandlers[bool](
+    dict.fromkeys(
+        (
+            GraphExecution.NodeInputReceived,
+            GraphExecution.NodeExecutionQueued,
+            GraphExecution.NodeOutputProduced,
+            GraphExecution.NodeExecutionFailed,
+            GraphExecution.Completed,
+            GraphExecution.Failed,
+            GraphExecution.Terminated,
+        ),
+        True,
+    )
+)
+"""Execution events that read a run's row."""
 _COMPLETED = EventHandlers[bool]({GraphExecution.Completed: True})
 
 
@@ -389,6 +423,7 @@ class NotificationsProjection(Projection):
     def apply(self, batch: list[EventEnvelope], tx: ReadModelTx) -> None:
         """Apply each event of ``batch`` in log order."""
         work = _Work(tx)
+        work.prefetch(batch)
         for event in batch:
             handler = _HANDLERS.get(event.type) or _BY_NAME.get(event.type)
             if handler is not None:
