@@ -68,6 +68,12 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "credit_balances",
         "credit_refund_requests",
         "integration_credentials",
+        "notifications",
+        "notification_runs",
+        "notification_agents",
+        "notification_preferences",
+        "notification_reads",
+        "notification_emails",
         "projection_positions",
         "dead_letters",
     }

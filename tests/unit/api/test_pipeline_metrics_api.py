@@ -69,6 +69,7 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
         "api_keys",
         "credits",
         "integration_credentials",
+        "notifications",
     }
 
     projector = body["projector"]
