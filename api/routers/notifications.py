@@ -5,6 +5,9 @@ every field required). The notification list is ours (AutoGPT has no inbox route
 answers a page, unread first then newest first, and ``POST /api/notifications/{id}/read`` marks one read.
 Another user's notification id answers 404, like an unknown one. A type the user turned off is not listed
 (nor pushed, nor e-mailed) while it is off; turning it on again shows it again.
+
+A user who never saved preferences has AutoGPT's defaults and no e-mail address (the platform keeps no
+verified address of its own): nothing is e-mailed to them until they save one, and then only what comes after.
 """
 
 from __future__ import annotations
