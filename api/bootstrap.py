@@ -153,7 +153,10 @@ class ProjectionService:
             self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
         self._thread = BackgroundWorker("projector", self.kafka.run if self.kafka else None)
         self._notifications = NotificationsAfterCommit(container)
-        (self.kafka or self.runner).committed = self._notifications  # type: ignore[union-attr]
+        if self.kafka is not None:
+            self.kafka.committed = self._notifications
+        if self.runner is not None:
+            self.runner.committed = self._notifications
 
     @property
     def counters(self) -> ProjectorCounters:
