@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -82,6 +82,8 @@ class KafkaProjector:
             **(consumer_config or {}),
         }
         self._consumer: Any = None
+        self.committed: Callable[[list[EventEnvelope]], None] | None = None
+        """Called with each poll's events once the read models committed them (the notifications' push)."""
 
     def seek_to_stored(self, assigned: Any) -> None:
         """Resume each newly assigned partition from the offset stored with the read models."""
@@ -118,6 +120,8 @@ class KafkaProjector:
                 self.received.add(sum(len(batch) for _, _, batch, _ in groups))
                 self.applied.add(apply(self.store.apply_polled, self.projections, groups))
                 self._consumer.commit(offsets)  # after the read models committed
+                if self.committed is not None:
+                    self.committed([event for _, _, batch, _ in groups for event in batch])
         finally:
             self._consumer.close()
 

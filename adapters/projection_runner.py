@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from adapters.event_log import EventLog
 from adapters.log_follower import LogFollower
@@ -39,6 +39,8 @@ class ProjectionRunner:
         # for the metrics endpoint: events read from the logs, and applied (once per projection they feed)
         self.received = Throughput()
         self.projected = Throughput()
+        self.committed: Callable[[list[EventEnvelope]], None] | None = None
+        """Called with each batch once every projection committed it (the notifications' push)."""
         self._followers = [
             LogFollower(
                 event_log,
@@ -117,3 +119,5 @@ class ProjectionRunner:
         self.projected.add(applied)
         if failed:
             raise failed[0]
+        if self.committed is not None:
+            self.committed(batch)

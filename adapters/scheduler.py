@@ -44,6 +44,7 @@ from adapters.log_follower import LogFollower
 from application.schedules import GRAPH_DELETED, ScheduleFiring, SchedulesApplication
 from domain.event_types import EventType, type_name
 from domain.graph import Graph
+from domain.library_agent import LibraryAgent
 from domain.schedule import Schedule, next_run_time
 from projections.envelope import EventEnvelope
 
@@ -79,8 +80,8 @@ Reaction = Callable[[EventEnvelope], GraphGone]
 
 REACTIONS: dict[str, dict[EventType, Reaction]] = {
     "graphs": {Graph.Deleted: lambda event: GraphGone(event.aggregate_id)},
-    # the library's delete (accounts context), when it exists, is one more entry:
-    # "accounts": {LibraryAgent.Deleted: lambda event: GraphGone(event.data["graph_id"], event.data["user_id"])},
+    # removing a graph from one's library ends that user's schedules of it
+    "accounts": {LibraryAgent.Deleted: lambda event: GraphGone(event.data["graph_id"], event.data["user_id"])},
 }
 """context -> event type -> which schedules the event ends: the process manager's whole table."""
 

@@ -52,6 +52,7 @@ from api.routers import (
     integrations,
     library,
     live,
+    notifications,
     schedules,
 )
 from api.routers import external_store as external_store_routes
@@ -75,6 +76,7 @@ COMMAND_ROUTERS: tuple[APIRouter, ...] = (
     store_routes.commands,
     store_routes.admin_commands,
     library.commands,
+    notifications.commands,
 )
 """POST/PUT/PATCH/DELETE: each loads an aggregate, calls one verb and saves (role ``api-commands``)."""
 QUERY_ROUTERS: tuple[APIRouter, ...] = (
@@ -93,6 +95,7 @@ QUERY_ROUTERS: tuple[APIRouter, ...] = (
     store_routes.admin_queries,
     external_store_routes.queries,
     library.queries,
+    notifications.queries,
 )
 """GET and ``/ws`` (role ``api-queries``): read models only, besides two reads of an event store that no
 read model can stand in for: a run's replay for live updates, and an API key's state (``api.api_key_auth``)."""

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.background_worker import BackgroundWorker
+from adapters.email_log import LogEmailSender
 from adapters.event_log import EventLog
 from adapters.execution_feed import ExecutionLogFeed
 from adapters.kafka_execution_feed import KafkaExecutionFeed
 from adapters.kafka_projector import KafkaProjector
 from adapters.kafka_relay import Relay, relay_position
-from adapters.live_bus import RedisLiveBus
+from adapters.live_bus import LiveBus, RedisLiveBus
+from adapters.notification_delivery import NotificationDelivery
+from adapters.notification_push import NotificationPusher
 from adapters.notifier import Notifier
 from adapters.pipeline_metrics import PipelineMetrics, ProjectorCounters, RelayCounters
 from adapters.postgres_recorder import joint_writer
@@ -39,8 +42,10 @@ from application.charging import LedgerBook
 from application.execution_observer import ExecutionObserver
 from application.execution_writer import GroupCommitWriter
 from application.executor import Executor, ExecutorConfig
+from application.notifications import NotificationDeliverer
 from application.schedules import ScheduleFiring
 from domain.blocks.registry import BlockRegistry
+from projections.envelope import EventEnvelope
 from projections.registry import all_projections
 
 log = logging.getLogger(__name__)
@@ -149,6 +154,11 @@ class ProjectionService:
         else:
             self.runner = ProjectionRunner(container.read_store, all_projections(), container.event_logs)
         self._thread = BackgroundWorker("projector", self.kafka.run if self.kafka else None)
+        self._notifications = NotificationsAfterCommit(container)
+        if self.kafka is not None:
+            self.kafka.committed = self._notifications
+        if self.runner is not None:
+            self.runner.committed = self._notifications
 
     @property
     def counters(self) -> ProjectorCounters:
@@ -159,7 +169,8 @@ class ProjectionService:
         return ProjectorCounters("event_store", self.runner.received, self.runner.projected)
 
     async def start(self) -> None:
-        """Catch up and follow the logs (or the topics)."""
+        """Catch up and follow the logs (or the topics), and deliver the notifications' e-mails."""
+        self._notifications.start()
         if self.runner is not None:
             await self.runner.start()
         self._thread.start()
@@ -169,6 +180,38 @@ class ProjectionService:
         if self.runner is not None:
             await self.runner.close()
         await asyncio.to_thread(self._thread.stop)
+        await asyncio.to_thread(self._notifications.stop)
+
+
+class NotificationsAfterCommit:
+    """What the projector does once it committed a batch: push the new notifications, wake the e-mail deliverer.
+
+    The push goes on the live bus (Redis pub/sub with ``AGENTGRAPH_REDIS_URL``, else this process's bus, which
+    this process's API shares); the deliverer (``adapters.notification_delivery``) e-mails through the log
+    adapter. Both belong to the projector role: it is the one that knows when a notification is committed.
+    """
+
+    def __init__(self, container: Container) -> None:
+        settings = container.settings
+        self._bus: LiveBus = (
+            RedisLiveBus(settings.redis_url, settings.live_channel) if settings.redis_url else container.in_process_bus
+        )
+        queries = container.notification_queries
+        self._push = NotificationPusher(queries, self._bus)
+        self._delivery = NotificationDelivery(NotificationDeliverer(container.accounts, queries, LogEmailSender()))
+
+    def __call__(self, batch: list[EventEnvelope]) -> None:
+        self._push(batch)
+        self._delivery.wake()
+
+    def start(self) -> None:
+        """Start the deliverer's rounds."""
+        self._delivery.start()
+
+    def stop(self) -> None:
+        """Stop the deliverer and release the bus."""
+        self._delivery.stop()
+        self._bus.close()
 
 
 class RelayService:
@@ -291,7 +334,10 @@ ROLES: dict[str, Role] = {
         Role("api-commands", API_COMMANDS_NEEDS, serves=frozenset({COMMANDS}), by_default=False),
         Role("api-queries", API_QUERIES_NEEDS, serves=frozenset({QUERIES}), by_default=False),
         Role("relay", frozenset({Part.LOGS}), service=RelayService, needs_kafka=True),
-        Role("projector", frozenset({Part.READ_STORE}), frozenset({Part.LOGS}), service=ProjectionService),
+        # ACCOUNTS: the notifications' e-mail deliverer records what it sent (application.notifications)
+        Role(
+            "projector", frozenset({Part.READ_STORE, Part.ACCOUNTS}), frozenset({Part.LOGS}), service=ProjectionService
+        ),
         # SECRETS: a node's credentials are opened for its block run (the user's own, from the accounts store)
         Role("executor", frozenset({Part.STORES, Part.BLOCK_WORKERS, Part.SECRETS}), service=ExecutorService),
         Role("notifier", frozenset({Part.STORES}), service=NotifierService, needs_redis=True),

@@ -26,6 +26,7 @@ from adapters.data_key_store import build_data_key_store
 from adapters.encryption_keys import load_master_keys
 from adapters.event_log import EventLog
 from adapters.jwt_keys import JWTConfig, load_jwt_config
+from adapters.live_bus import InProcessLiveBus
 from adapters.persistence import event_store_env
 from adapters.pipeline_metrics import PipelineMetrics
 from adapters.read_store import PostgresReadStore, ReadStore, SQLiteReadStore
@@ -42,6 +43,7 @@ from application.encryption import DataKeyStore, MasterKeyRing, SecretsVault
 from application.executions import ExecutionsApplication
 from application.graphs import GraphsApplication
 from application.library import ApprovedVersion, Library, RunnableGraphs, StoreListings
+from application.notifications import NotificationCommands
 from application.schedules import ScheduleInputSecrets, SchedulesApplication
 from application.secret_inputs import RunInputSecrets
 from application.store import StoreApplication
@@ -53,6 +55,7 @@ from projections.credits.queries import CreditQueries
 from projections.executions.queries import ExecutionQueries
 from projections.graphs.queries import GraphQueries
 from projections.library.queries import LibraryQueries
+from projections.notifications.queries import NotificationQueries
 from projections.registry import all_projections
 from projections.schedules.queries import ScheduleQueries
 from projections.store_listings.queries import StoreQueries
@@ -120,6 +123,7 @@ class Container:
         self._accounts = accounts or (later_accounts if isinstance(later_accounts, AccountsApplication) else None)
         self._data_keys = data_keys  # built with the accounts store (its key table sits beside it)
         self._master_keys = master_keys
+        self._in_process_bus: InProcessLiveBus | None = None
 
     @property
     def parts(self) -> frozenset[Part]:
@@ -169,6 +173,24 @@ class Container:
         """The credits query side (read models only)."""
         starting = self.settings.starting_credits if self.settings.credits_enabled else 0
         return CreditQueries(self.read_store, starting_credits=starting)
+
+    @property
+    def in_process_bus(self) -> InProcessLiveBus:
+        """The live updates' bus within this process (without Redis): the notifier, the notifications' push
+        and the hub of this container's app share it."""
+        if self._in_process_bus is None:
+            self._in_process_bus = InProcessLiveBus()
+        return self._in_process_bus
+
+    @property
+    def notification_commands(self) -> NotificationCommands:
+        """The user's notification preferences and read marks (accounts context)."""
+        return NotificationCommands(self.accounts)
+
+    @property
+    def notification_queries(self) -> NotificationQueries:
+        """The notifications query side (read models only)."""
+        return NotificationQueries(self.read_store, self.blocks.get)
 
     @property
     def credentials(self) -> CredentialsService:

@@ -76,6 +76,12 @@ MAX_PUSH_BYTES = 16 * 1024 * 1024
 ``error_comms_update`` its WebSocket layer drops), live and in a replay alike."""
 
 
+def notification_frame(update: LiveUpdate) -> Frame:
+    """AutoGPT's ``notification`` push: no channel (every socket of the user gets it, no subscription needed)."""
+    body = {"method": "notification", "data": update.data, "success": None, "channel": None, "error": None}
+    return Frame(update.position, "notification", json.dumps(body, separators=(",", ":")))
+
+
 def frame(channel: str, update: LiveUpdate) -> Frame:
     """AutoGPT's push envelope (all five keys) plus ``position``, the log position it came from."""
     method = "node_execution_event" if update.kind == "node" else "graph_execution_event"
@@ -107,6 +113,8 @@ class LiveClient:
     user_id: str
     max_queue: int
     max_subscriptions: int
+    notifications: bool = True
+    """Gets the user's ``notification`` pushes (a WebSocket); an SSE stream of one run does not."""
     queue: asyncio.Queue[Frame] = field(init=False)
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
@@ -130,6 +138,15 @@ class LiveClient:
         if key <= sub.last:
             return
         sub.last = key
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.drop("Client too slow: outgoing queue full")
+
+    def notify(self, message: Frame) -> None:
+        """Queue a notification (no subscription needed; a client whose queue is full is dropped)."""
+        if self.dropped.is_set() or len(message.text) > MAX_PUSH_BYTES:
+            return
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -200,7 +217,17 @@ class LiveHub:
         client.subscriptions.clear()
 
     def deliver(self, update: LiveUpdate) -> None:
-        """Fan one update out to the clients subscribed to its channels (each frame serialised once)."""
+        """Fan one update out to the clients subscribed to its channels (each frame serialised once).
+
+        A notification goes to every client of its user, whatever they subscribed to.
+        """
+        if update.kind == "notification":
+            clients = [c for c in self._clients if c.user_id == update.user_id and c.notifications]
+            if clients:
+                message = notification_frame(update)
+                for client in clients:
+                    client.notify(message)
+            return
         channels = [execution_channel(update.user_id, update.execution_id)]
         if update.kind == "graph":
             channels.append(graph_channel(update.user_id, update.graph_id))

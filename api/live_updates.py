@@ -18,9 +18,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from adapters.event_log import EventLog
-from adapters.live_bus import InProcessLiveBus, LiveBus, RedisLiveBus
+from adapters.live_bus import LiveBus, RedisLiveBus
 from adapters.notifier import Notifier
-from adapters.settings import Settings
 from api.composition import Container
 from api.live_hub import LiveHub
 
@@ -30,17 +29,18 @@ def build_hub(container: Container) -> LiveHub:
     return LiveHub(EventLog("executions", container.executions).history)
 
 
-def build_live_bus(settings: Settings) -> LiveBus:
-    """Redis pub/sub when ``AGENTGRAPH_REDIS_URL`` is set, else this process only."""
+def build_live_bus(container: Container) -> LiveBus:
+    """Redis pub/sub when ``AGENTGRAPH_REDIS_URL`` is set, else this process only (the container's bus)."""
+    settings = container.settings
     if settings.redis_url:
         return RedisLiveBus(settings.redis_url, settings.live_channel)
-    return InProcessLiveBus()
+    return container.in_process_bus
 
 
 @contextlib.asynccontextmanager
 async def run_live_updates(container: Container, hub: LiveHub) -> AsyncIterator[None]:
     """Feed ``hub`` while the app runs (with an in-process notifier when there is no Redis)."""
-    bus = build_live_bus(container.settings)
+    bus = build_live_bus(container)
     listener = asyncio.create_task(bus.listen(hub.deliver), name="live-updates")
     await asyncio.sleep(0)  # the listener is registered before the notifier publishes anything
     notifier = None if container.settings.redis_url else Notifier(EventLog("executions", container.executions), bus)

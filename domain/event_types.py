@@ -18,6 +18,7 @@ from domain.data_key import UserDataKey
 from domain.execution import ExecutionStopRequest, GraphExecution
 from domain.graph import Graph
 from domain.library_agent import LibraryAgent
+from domain.notification_preferences import NotificationPreferences
 from domain.preset import AgentPreset
 from domain.schedule import Schedule
 from domain.store_listing import StoreListing
@@ -59,7 +60,15 @@ def declared_event_types(aggregate: type[Aggregate]) -> tuple[EventType, ...]:
 CONTEXT_AGGREGATES: dict[str, tuple[type[Aggregate], ...]] = {
     "graphs": (Graph,),
     "executions": (GraphExecution, ExecutionStopRequest),
-    "accounts": (ApiKey, CreditLedger, IntegrationCredentials, UserDataKey, LibraryAgent, AgentPreset),
+    "accounts": (
+        ApiKey,
+        CreditLedger,
+        IntegrationCredentials,
+        UserDataKey,
+        LibraryAgent,
+        AgentPreset,
+        NotificationPreferences,
+    ),
     "schedules": (Schedule,),
     "store": (StoreListing, StoreProfile, StoreReview, StoreUsername),
 }

@@ -10,6 +10,7 @@ from projections.credits.projection import CreditsProjection
 from projections.executions.projection import ExecutionsProjection
 from projections.graphs.projection import GraphsProjection
 from projections.library.projection import LibraryProjection
+from projections.notifications.projection import NotificationsProjection
 from projections.schedules.projection import SchedulesProjection
 from projections.store_listings.projection import StoreListingsProjection
 
@@ -26,6 +27,7 @@ def all_projections() -> list[Projection]:
         SchedulesProjection(),
         StoreListingsProjection(),
         LibraryProjection(),
+        NotificationsProjection(),
     )
     return [accounted_for(p) for p in projections]
 

@@ -365,6 +365,9 @@ class Plan:
     id_queries: frozenset[str] = frozenset()
     """Query parameters of this route that name resources (its ``queries`` try them with the owner's ids)."""
     check: Callable[[TestClient, dict[str, str], Any, World], None] | None = None
+    echoes: Callable[[World], set[str]] | None = None
+    """The owner's values the caller itself typed into its own data earlier, which this route shows back to it
+    (its own run's error naming the owner's graph id its sub-agent node asked for): not a leak here."""
 
 
 def _run_body(world: World) -> dict[str, Any]:
@@ -802,7 +805,7 @@ def _check_case(
         return [f"{label} was rate limited: raise the limit in the isolation fixtures' settings"]
     if response.status_code != expect:
         failures.append(f"{label} answered {response.status_code}, expected {expect}: {response.text[:300]}")
-    leaked = _leaks(response, secrets - case.sent)
+    leaked = _leaks(response, secrets - case.sent - (plan.echoes(world) if plan.echoes else set()))
     if leaked:
         failures.append(f"{label} shows the owner's data {sorted(leaked)[:5]}: {response.text[:300]}")
     if response.status_code >= 400 and case.sent and plan.same_as_unknown:
@@ -1296,5 +1299,55 @@ ROUTES.update(
         ("PATCH", "/api/library/presets/{preset_id}"): Plan(404, body=lambda w: {"name": "mine now"}),
         ("DELETE", "/api/library/presets/{preset_id}"): Plan(404),
         ("POST", "/api/library/presets/{preset_id}/execute"): Plan(404, body=lambda w: {"inputs": {}}),
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Notifications and their preferences
+# --------------------------------------------------------------------------------------------
+
+
+def plant_notifications(client: TestClient, world: World) -> None:
+    """The owner's preferences (its e-mail address is a marker) and the notifications of its finished runs."""
+    address = f"{world.marker('email')}@example.com"
+    body = {"email": address, "preferences": {"LOW_BALANCE": False}, "daily_limit": 7}
+    ok(client.post("/api/auth/user/preferences", json=body, headers=world.owner_headers))
+    deadline = time.monotonic() + 60
+    while not (items := ok(client.get("/api/notifications", headers=world.owner_headers))["notifications"]):
+        assert time.monotonic() < deadline, "the owner's runs gave no notification"
+        time.sleep(0.05)
+    world.ids["notification_id"] = [item["id"] for item in items]
+
+
+def notifications_view(client: TestClient, headers: dict[str, str], world: World) -> dict[str, Any]:
+    """What the owner reads of its notifications and preferences, before and after the other callers' calls."""
+    return {
+        "notifications": ok(client.get("/api/notifications", params={"page_size": 100}, headers=headers)),
+        "notification preferences": ok(client.get("/api/auth/user/preferences", headers=headers)),
+    }
+
+
+def _only_own_notifications(client: TestClient, headers: dict[str, str], response: Any, world: World) -> None:
+    assert all(item["id"] not in world.ids["notification_id"] for item in response.json()["notifications"])
+
+
+PROVISIONERS.append(plant_notifications)
+OWNER_VIEWS.append(notifications_view)
+PARAMS["notification_id"] = Param("notification_id")
+ROUTES.update(
+    {
+        ("GET", "/api/auth/user/preferences"): Plan(200),
+        ("POST", "/api/auth/user/preferences"): Plan(
+            200, body=lambda w: {"email": "me@example.com", "preferences": {"AGENT_RUN": False}, "daily_limit": 1}
+        ),
+        ("GET", "/api/notifications"): Plan(
+            200,
+            queries=({}, {"page": "1", "page_size": "5"}),
+            check=_only_own_notifications,
+            # the caller's own failed sub-agent node: "Graph <the id it asked for> ..." (``POST /api/graphs``'s check)
+            echoes=lambda world: {world.ids["graph_id"][0]},
+        ),
+        ("POST", "/api/notifications/{notification_id}/read"): Plan(404),
     }
 )

@@ -328,7 +328,7 @@ async def execution_events(
         raise ExecutionNotFoundError(f"Execution {execution_id} not found")
     ended_at = next((event.position for event in reversed(history) if event.type in _ENDED), None)
     settings = request.app.state.container.settings
-    client = LiveClient(user.user_id, settings.ws_queue_size, 1)
+    client = LiveClient(user.user_id, settings.ws_queue_size, 1, notifications=False)
     return StreamingResponse(
         _sse(hub, client, str(execution_id), after, ended_at),
         media_type="text/event-stream",

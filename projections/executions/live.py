@@ -58,7 +58,8 @@ class LiveUpdate:
     user_id: str
     graph_id: str
     execution_id: str
-    kind: Literal["graph", "node"]
+    kind: Literal["graph", "node", "notification"]
+    """A run's or a node's update, or a user's notification (``projections.notifications``: no run, no position)."""
     data: dict[str, Any]
     final: bool = False
     """The run ended with this update (its last one)."""
@@ -78,7 +79,9 @@ class LiveUpdate:
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LiveUpdate:
         """The update from its travelling form."""
-        kind: Literal["graph", "node"] = "node" if body["kind"] == "node" else "graph"
+        kind: Literal["graph", "node", "notification"] = (
+            "notification" if body["kind"] == "notification" else "node" if body["kind"] == "node" else "graph"
+        )
         return cls(
             position=int(body["position"]),
             user_id=str(body["user_id"]),

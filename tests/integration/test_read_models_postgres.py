@@ -78,6 +78,12 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "store_generation",
         "library_agents",
         "library_presets",
+        "notifications",
+        "notification_runs",
+        "notification_agents",
+        "notification_preferences",
+        "notification_reads",
+        "notification_emails",
         "projection_positions",
         "dead_letters",
     }

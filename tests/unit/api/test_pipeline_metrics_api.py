@@ -71,6 +71,7 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
         "integration_credentials",
         "store_listings",
         "library",
+        "notifications",
     }
 
     projector = body["projector"]

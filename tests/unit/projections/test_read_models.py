@@ -35,6 +35,9 @@ TABLES = {
     "user_stats": "user_id",
     "block_usage": "block_id",
     "audit_log": "event_id",
+    "notifications": "id",
+    "notification_runs": "execution_id",
+    "notification_agents": "graph_id, version",
 }
 
 
