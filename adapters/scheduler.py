@@ -18,7 +18,8 @@ again by the next one, and finds its run: one run per tick. Ticks missed while
 no scheduler ran follow each schedule's ``misfire`` policy (``domain.schedule``).
 
 **Ending with their graph.** ``ScheduleProcessManager`` follows the logs in
-``REACTIONS`` (today the graphs log's ``Graph.Deleted``) and ends at once every
+``REACTIONS`` (the graphs log's ``Graph.Deleted``; the accounts log's
+``LibraryAgent.Deleted``, for that user's schedules) and ends at once every
 schedule of a graph that is gone; the firing checks the graph too before a run
 is requested (belt and braces).
 """

@@ -277,6 +277,30 @@ def test_deleting_a_graph_ends_its_schedules_at_once(platform: Platform) -> None
     assert {run["graph_id"] for run in ok(client.get("/api/executions", headers=alice))} == {kept}
 
 
+def test_removing_a_graph_from_the_library_ends_its_schedules_at_once(platform: Platform) -> None:
+    container, client, clock = platform
+    alice = jwt(container, "alice")
+    removed, kept = new_graph(client, alice, "Removed"), new_graph(client, alice, "Kept")
+    made = [
+        ok(client.post(f"/api/graphs/{graph}/schedules", json=schedule_body(cron="0 9 * * *"), headers=alice))
+        for graph in (removed, kept)
+    ]
+    until(lambda: len(listed(client, alice)) == 2, "two schedules are listed")
+    entry = until(
+        lambda: (
+            (r := client.get(f"/api/library/agents/by-graph/{removed}", headers=alice)).status_code == 200 and r.json()
+        ),
+        "the graph is in the library",
+    )
+    assert client.delete(f"/api/library/agents/{entry['id']}", headers=alice).status_code == 204
+    until(lambda: [j["id"] for j in listed(client, alice)] == [made[1]["id"]], "the removed graph's schedule ended")
+    ended = container.schedules.load(UUID(made[0]["id"]))
+    assert ended is not None and ended.is_deleted
+    clock.now += timedelta(days=2)  # every tick passes: only the kept graph's schedule fires
+    until(lambda: len(graph_runs(client, alice, kept)) == 1, "the kept graph's schedule fired")
+    assert {run["graph_id"] for run in ok(client.get("/api/executions", headers=alice))} == {kept}
+
+
 @pytest.mark.parametrize("mode", ["sqlite"], indirect=True)
 def test_a_secret_input_stays_sealed_in_the_schedule_and_its_runs(platform: Platform, mode: Mode) -> None:
     container, client, clock = platform
