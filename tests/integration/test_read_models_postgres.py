@@ -71,6 +71,7 @@ def test_every_read_table_and_column_is_documented(postgres_dsn: str, tmp_path: 
         "integration_credentials",
         "store_profiles",
         "store_listings",
+        "schedules",
         "store_listing_versions",
         "store_reviews",
         "store_graph_runs",

@@ -70,6 +70,7 @@ def test_an_admin_sees_heads_and_projections_caught_up_after_a_run(
         "credits",
         "integration_credentials",
         "store_listings",
+        "schedules",
         "library",
         "notifications",
     }
